@@ -1,0 +1,82 @@
+/**
+ * buildApp(deps) returns a ready Fastify instance with every resource's routes; it never listens.
+ */
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Database } from './db/database.ts'
+import { registerAuth } from './http/auth.ts'
+import { registerContentTypes } from './http/content-types.ts'
+import { registerErrorHandler } from './http/error-handler.ts'
+import { trackRoutes } from './http/method-not-allowed.ts'
+import { validateBody } from './http/validation.ts'
+import { opsRoutes } from './ops/routes.ts'
+import { projectRoutes } from './projects/routes.ts'
+
+export interface AppDeps {
+  database: Database
+  trustProxy?: boolean
+  logLevel?: string
+}
+
+/** Largest accepted API request body. */
+export const API_BODY_LIMIT_BYTES = 1024 * 1024
+
+export async function buildApp({
+  database,
+  trustProxy = false,
+  logLevel,
+}: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: logLevel ? { level: logLevel } : false,
+    trustProxy,
+    bodyLimit: API_BODY_LIMIT_BYTES,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },
+    ajv: { customOptions: { coerceTypes: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  // Bodies get DRF's validation; path and query parameters are parsed by the handlers, which
+  // (like DRF) fall back to defaults or answer 404 rather than reject them.
+  app.setValidatorCompiler(({ schema, method, httpPart }) => {
+    if (httpPart !== 'body') return (data) => ({ value: data })
+    const partial = method === 'PATCH'
+    return (data) => {
+      try {
+        return { value: validateBody(schema, data, partial) }
+      } catch (error) {
+        return { error: error as Error }
+      }
+    }
+  })
+
+  registerContentTypes(app)
+  registerErrorHandler(app)
+  registerAuth(app, database)
+  const addMethodNotAllowedRoutes = trackRoutes(app)
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'groupd',
+        version: '0.1.0',
+        description:
+          "PostHog-compatible group types and group usage metrics API. Errors use PostHog's envelope.",
+      },
+      components: {
+        securitySchemes: {
+          PersonalAPIKeyAuth: { type: 'http', scheme: 'bearer', description: 'Personal API key (phx_…)' },
+        },
+      },
+      security: [{ PersonalAPIKeyAuth: [] }],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { deepLinking: true } })
+
+  await app.register(opsRoutes, { database })
+  await app.register(projectRoutes, { database })
+
+  addMethodNotAllowedRoutes()
+  return app
+}

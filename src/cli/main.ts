@@ -1,0 +1,82 @@
+/** The groupd command: `groupd <command> [subcommand] [--flags] [--json]`. */
+import { ConfigError, loadConfig } from '../config.ts'
+import { Database } from '../db/database.ts'
+import { migrate } from '../db/migrate.ts'
+import { serve } from '../main.ts'
+import { createOutput, UsageError } from './output.ts'
+import * as tenancy from './tenancy-commands.ts'
+
+const COMMANDS: Record<string, tenancy.Command> = {
+  bootstrap: tenancy.bootstrap,
+  'orgs create': tenancy.orgsCreate,
+  'users create': tenancy.usersCreate,
+  'users deactivate': tenancy.usersDeactivate,
+  'projects create': tenancy.projectsCreate,
+  'keys create': tenancy.keysCreate,
+  'keys list': tenancy.keysList,
+  'keys revoke': tenancy.keysRevoke,
+}
+
+const USAGE = `usage: groupd <command> [--json]
+
+  serve                                   start the HTTP server (HOST, PORT, DATABASE_URL, GROUPD_DATA_DIR)
+  migrate                                 apply pending database migrations
+  bootstrap                               first-run setup; mints a new key for admin@localhost
+  orgs create --name <name>
+  users create --email <email> --org <org id> [--level member|admin|owner]
+  users deactivate --email <email>
+  projects create --org <org id> --name <name>
+  keys create --email <email> --scopes group:read,group:write [--projects 1,2] [--orgs <org id>] [--label <text>]
+  keys list --email <email>
+  keys revoke <key id>
+
+Every command applies pending migrations first. --json prints one JSON object on stdout.`
+
+async function run(argv: string[]): Promise<number> {
+  const json = argv.includes('--json')
+  const out = createOutput(json)
+  const [first, second] = argv
+  if (!first || first === 'help' || first === '--help' || first === '-h') {
+    process.stdout.write(`${USAGE}\n`)
+    return first ? 0 : 2
+  }
+  try {
+    const config = loadConfig()
+    if (first === 'serve') {
+      await serve(config)
+      return -1
+    }
+    const twoWords = `${first} ${second ?? ''}`
+    const command = COMMANDS[twoWords] ?? (first === 'migrate' ? undefined : COMMANDS[first])
+    if (!command && first !== 'migrate')
+      throw new UsageError(
+        `unknown command "${[first, second].filter(Boolean).join(' ')}"; see groupd --help`,
+      )
+    const database = Database.open(config.database)
+    try {
+      const applied = await migrate(database)
+      if (applied.length && command) out.info(`applied migrations: ${applied.join(', ')}`)
+      if (!command) {
+        out.result(
+          { applied, engine: database.engine },
+          applied.length ? `Applied ${applied.join(', ')}` : 'Database is up to date',
+        )
+      } else {
+        await command(argv.slice(COMMANDS[twoWords] ? 2 : 1), database, out)
+      }
+    } finally {
+      await database.close()
+    }
+    return 0
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ConfigError) {
+      process.stderr.write(`groupd: ${error.message}\n`)
+      return 2
+    }
+    process.stderr.write(`groupd: ${(error as Error).message}\n`)
+    return 1
+  }
+}
+
+const code = await run(process.argv.slice(2))
+if (code >= 0) process.exitCode = code

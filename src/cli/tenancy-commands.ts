@@ -1,0 +1,205 @@
+/** Admin commands for organizations, users, projects and personal API keys. */
+import type { Database } from '../db/database.ts'
+import { isUuid } from '../db/ids.ts'
+import type { MembershipLevel } from '../db/schema.ts'
+import { createPersonalApiKey, listPersonalApiKeys, revokePersonalApiKey } from '../tenancy/keys.ts'
+import { countOrganizations, createOrganization, getOrganization } from '../tenancy/organizations.ts'
+import { createProject, currentProjectId } from '../tenancy/projects.ts'
+import { isValidScope, SCOPE_OBJECTS } from '../tenancy/scopes.ts'
+import {
+  addMembership,
+  createUser,
+  findUserByEmail,
+  MEMBERSHIP_LEVELS,
+  organizationIdsOf,
+  setUserActive,
+} from '../tenancy/users.ts'
+import { list, parse, positiveInt, required } from './args.ts'
+import { type Output, UsageError } from './output.ts'
+
+export type Command = (argv: string[], database: Database, out: Output) => Promise<void>
+
+/** PostHog's limit on a key's label. */
+const MAX_LABEL_LENGTH = 40
+const BOOTSTRAP_EMAIL = 'admin@localhost'
+
+async function requireOrganization(database: Database, id: string) {
+  const org = isUuid(id) ? await getOrganization(database.db, id) : undefined
+  if (!org)
+    throw new UsageError(`organization ${id} not found (see the id printed by \`groupd orgs create\`)`)
+  return org
+}
+
+async function requireUser(database: Database, email: string) {
+  const user = await findUserByEmail(database.db, email)
+  if (!user) throw new UsageError(`no user with email ${email}`)
+  return user
+}
+
+function checkEmail(email: string): string {
+  if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254) throw new UsageError(`invalid email "${email}"`)
+  return email.toLowerCase()
+}
+
+export const bootstrap: Command = async (argv, database, out) => {
+  parse(argv, [])
+  const result = await database.transaction(async (tx) => {
+    let user = await findUserByEmail(tx, BOOTSTRAP_EMAIL)
+    let created = false
+    if (!user) {
+      if ((await countOrganizations(tx)) > 0) {
+        throw new UsageError(
+          `the database has organizations but no ${BOOTSTRAP_EMAIL}; use \`groupd users create\``,
+        )
+      }
+      const org = await createOrganization(tx, 'Default')
+      user = await createUser(tx, BOOTSTRAP_EMAIL)
+      await addMembership(tx, org.id, user.id, 'owner')
+      await createProject(tx, org.id, 'Default project')
+      created = true
+    }
+    const projectId = await currentProjectId(tx, user.id)
+    const project =
+      projectId === undefined
+        ? undefined
+        : await tx.selectFrom('projects').selectAll().where('id', '=', projectId).executeTakeFirst()
+    if (!project) throw new UsageError(`${BOOTSTRAP_EMAIL} has no project; use \`groupd projects create\``)
+    const { plaintext } = await createPersonalApiKey(tx, {
+      userId: user.id,
+      label: 'bootstrap',
+      scopes: ['*'],
+    })
+    return { created, project, plaintext }
+  })
+  const value = {
+    organization_id: result.project.organization_id,
+    project_id: result.project.id,
+    project_api_token: result.project.api_token,
+    personal_api_key: result.plaintext,
+  }
+  out.result(
+    value,
+    [
+      result.created
+        ? `Created organization "Default", user ${BOOTSTRAP_EMAIL} and project "Default project".`
+        : `Using existing user ${BOOTSTRAP_EMAIL}.`,
+      `Organization id:    ${value.organization_id}`,
+      `Project id:         ${value.project_id}`,
+      `Project API token:  ${value.project_api_token}`,
+      `Personal API key:   ${value.personal_api_key}   (shown once; store it now)`,
+      '',
+      `Try: curl -H "Authorization: Bearer ${value.personal_api_key}" http://127.0.0.1:8000/api/projects/`,
+    ].join('\n'),
+  )
+}
+
+export const orgsCreate: Command = async (argv, database, out) => {
+  const { values } = parse(argv, ['name'])
+  const name = required(values.name, '--name')
+  const org = await createOrganization(database.db, name)
+  out.result({ id: org.id, name: org.name }, `Created organization "${org.name}" with id ${org.id}`)
+}
+
+export const usersCreate: Command = async (argv, database, out) => {
+  const { values } = parse(argv, ['email', 'org', 'level'])
+  const email = checkEmail(required(values.email, '--email'))
+  const orgId = required(values.org, '--org')
+  const level = (values.level ?? 'member') as MembershipLevel
+  if (!MEMBERSHIP_LEVELS.includes(level))
+    throw new UsageError(`--level must be one of ${MEMBERSHIP_LEVELS.join(', ')}`)
+  await requireOrganization(database, orgId)
+  const user = await database.transaction(async (tx) => {
+    const existing = await findUserByEmail(tx, email)
+    if (existing && (await organizationIdsOf(tx, existing.id)).includes(orgId)) {
+      throw new UsageError(`${email} is already a member of organization ${orgId}`)
+    }
+    const user = existing ?? (await createUser(tx, email))
+    await addMembership(tx, orgId, user.id, level)
+    return user
+  })
+  out.result(
+    { id: user.id, email: user.email },
+    `User ${user.email} (id ${user.id}) is now ${level} of organization ${orgId}`,
+  )
+}
+
+export const usersDeactivate: Command = async (argv, database, out) => {
+  const { values } = parse(argv, ['email'])
+  const user = await requireUser(database, checkEmail(required(values.email, '--email')))
+  await setUserActive(database.db, user.id, false)
+  out.result(
+    { id: user.id, email: user.email, is_active: false },
+    `Deactivated ${user.email}; their keys no longer work`,
+  )
+}
+
+export const projectsCreate: Command = async (argv, database, out) => {
+  const { values } = parse(argv, ['org', 'name'])
+  const org = await requireOrganization(database, required(values.org, '--org'))
+  const name = required(values.name, '--name')
+  const project = await createProject(database.db, org.id, name)
+  out.result(
+    { id: project.id, uuid: project.uuid, api_token: project.api_token, name: project.name },
+    `Created project "${project.name}" with id ${project.id}\nProject API token: ${project.api_token}`,
+  )
+}
+
+export const keysCreate: Command = async (argv, database, out) => {
+  const { values } = parse(argv, ['email', 'scopes', 'projects', 'orgs', 'label'])
+  const user = await requireUser(database, checkEmail(required(values.email, '--email')))
+  const scopes = list(required(values.scopes, '--scopes'))
+  for (const scope of scopes) {
+    if (!isValidScope(scope)) {
+      throw new UsageError(
+        `invalid scope "${scope}": use *, or <object>:read|write with object one of ${SCOPE_OBJECTS.join(', ')}`,
+      )
+    }
+  }
+  const scopedTeams = list(values.projects).map((p) => positiveInt(p, '--projects'))
+  for (const id of scopedTeams) {
+    const exists = await database.db
+      .selectFrom('projects')
+      .select('id')
+      .where('id', '=', id)
+      .executeTakeFirst()
+    if (!exists) throw new UsageError(`project ${id} not found`)
+  }
+  const scopedOrganizations = list(values.orgs)
+  for (const id of scopedOrganizations) await requireOrganization(database, id)
+  const label = values.label ?? 'groupd CLI'
+  if (label.length > MAX_LABEL_LENGTH)
+    throw new UsageError(`--label must be at most ${MAX_LABEL_LENGTH} characters`)
+  const { key, plaintext } = await createPersonalApiKey(database.db, {
+    userId: user.id,
+    label,
+    scopes,
+    scopedTeams,
+    scopedOrganizations,
+  })
+  out.result(
+    { id: key.id, personal_api_key: plaintext, mask_value: key.mask_value, scopes: key.scopes },
+    `Created key ${key.id} for ${user.email} with scopes ${scopes.join(',')}\nPersonal API key: ${plaintext}   (shown once; store it now)`,
+  )
+}
+
+export const keysList: Command = async (argv, database, out) => {
+  const { values } = parse(argv, ['email'])
+  const user = await requireUser(database, checkEmail(required(values.email, '--email')))
+  const keys = await listPersonalApiKeys(database.db, user.id)
+  const human = keys.length
+    ? keys
+        .map(
+          (k) =>
+            `${k.id}  ${k.mask_value}  ${k.label}  scopes=${k.scopes.join(',')}  last_used=${k.last_used_at ?? 'never'}`,
+        )
+        .join('\n')
+    : `${user.email} has no keys`
+  out.result({ keys }, human)
+}
+
+export const keysRevoke: Command = async (argv, database, out) => {
+  const { positionals } = parse(argv, [], true)
+  const id = required(positionals[0], 'the key id')
+  if (!(await revokePersonalApiKey(database.db, id))) throw new UsageError(`no key with id ${id}`)
+  out.result({ id, revoked: true }, `Revoked key ${id}`)
+}

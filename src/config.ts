@@ -1,0 +1,60 @@
+/**
+ * The only reader of process.env. Parsed once at start; a bad value fails fast with a sentence
+ * that names the variable.
+ */
+import path from 'node:path'
+
+export type DatabaseConfig = { engine: 'postgres'; url: string } | { engine: 'sqlite'; dataDir: string }
+
+export interface Config {
+  host: string
+  port: number
+  database: DatabaseConfig
+  /** Honour X-Forwarded-Proto/Host/For (only behind a proxy you control). */
+  trustProxy: boolean
+  logLevel: string
+  /** How long SIGTERM waits for in-flight requests before exiting anyway. */
+  shutdownTimeoutMs: number
+}
+
+export class ConfigError extends Error {}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}".`)
+  }
+  return value
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.toLowerCase()
+  if (raw === undefined || raw === '') return fallback
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}".`)
+}
+
+export function databaseConfig(env: NodeJS.ProcessEnv = process.env): DatabaseConfig {
+  const url = env.DATABASE_URL
+  if (url) {
+    if (!/^postgres(ql)?:\/\//.test(url)) {
+      throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL.')
+    }
+    return { engine: 'postgres', url }
+  }
+  return { engine: 'sqlite', dataDir: path.resolve(env.GROUPD_DATA_DIR || '.groupd') }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    host: env.HOST || '127.0.0.1',
+    port: int(env, 'PORT', 8000, 0, 65535),
+    database: databaseConfig(env),
+    trustProxy: bool(env, 'GROUPD_TRUST_PROXY', false),
+    logLevel: env.GROUPD_LOG_LEVEL || 'info',
+    shutdownTimeoutMs: int(env, 'GROUPD_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The one storage handle: Kysely over PostgreSQL (pg pool) or embedded SQLite (better-sqlite3).
+ * Stores take an `Executor` so the same code runs inside or outside `transaction(fn)`.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import SQLite from 'better-sqlite3'
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely'
+import pg from 'pg'
+import type { DatabaseConfig } from '../config.ts'
+import { type Engine, pgTypes } from './dialect.ts'
+import type { DB } from './schema.ts'
+
+export type Executor = Kysely<DB> | Transaction<DB>
+
+export interface PostgresOptions {
+  /** Pool size per process. */
+  maxConnections?: number
+  /** How long a request waits for a pool connection before failing (ms). */
+  connectionTimeoutMs?: number
+  /** Server-side statement timeout (ms). */
+  statementTimeoutMs?: number
+}
+
+/** How long an embedded-database writer waits for another process's write lock (ms). */
+export const SQLITE_BUSY_TIMEOUT_MS = 5_000
+
+export class Database {
+  private constructor(
+    readonly engine: Engine,
+    readonly db: Kysely<DB>,
+    private readonly onClose: () => Promise<void>,
+  ) {}
+
+  static postgres(url: string, options: PostgresOptions = {}): Database {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.maxConnections ?? 10,
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+      statement_timeout: options.statementTimeoutMs ?? 30_000,
+      idleTimeoutMillis: 30_000,
+      types: pgTypes(),
+    })
+    // An idle client losing its connection (database restart) must not crash the process; the
+    // next checkout gets a fresh connection.
+    pool.on('error', () => {})
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
+    return new Database('postgres', db, () => db.destroy())
+  }
+
+  /** Embedded SQLite in `dataDir/groupd.sqlite`: WAL, synchronous=FULL, foreign keys on. */
+  static sqlite(dataDir: string): Database {
+    fs.mkdirSync(dataDir, { recursive: true })
+    const file = path.join(dataDir, 'groupd.sqlite')
+    const sqlite = new SQLite(file, { timeout: SQLITE_BUSY_TIMEOUT_MS })
+    sqlite.pragma('journal_mode = WAL')
+    sqlite.pragma('synchronous = FULL')
+    sqlite.pragma('foreign_keys = ON')
+    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) })
+    return new Database('sqlite', db, () => db.destroy())
+  }
+
+  static open(config: DatabaseConfig): Database {
+    return config.engine === 'postgres' ? Database.postgres(config.url) : Database.sqlite(config.dataDir)
+  }
+
+  /**
+   * Runs fn in one transaction. SQLite uses BEGIN IMMEDIATE so the write lock is taken up front:
+   * a deferred transaction that upgrades from read to write fails at once with SQLITE_BUSY when
+   * another process writes, instead of waiting for the busy timeout.
+   */
+  async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    if (this.engine === 'postgres') return this.db.transaction().execute(fn)
+    return this.db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn)
+      try {
+        const result = await fn(conn)
+        await sql`commit`.execute(conn)
+        return result
+      } catch (error) {
+        await sql`rollback`.execute(conn).catch(() => {})
+        throw error
+      }
+    })
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db)
+  }
+
+  async close(): Promise<void> {
+    await this.onClose()
+  }
+}
+
+export function nowIso(): string {
+  return new Date().toISOString()
+}
+
+export function toJson(value: unknown): string {
+  return JSON.stringify(value)
+}
+
+export function fromJson<T>(text: string): T
+export function fromJson<T>(text: string | null): T | null
+export function fromJson<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T)
+}

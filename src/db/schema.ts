@@ -1,0 +1,73 @@
+/**
+ * Row types as both engines return them after normalisation (see dialect.ts): integer ids are
+ * numbers, timestamps ISO-8601 strings (UTC, milliseconds), JSON columns text, flags 0/1.
+ */
+import type { Generated, Insertable, Selectable } from 'kysely'
+
+export interface OrganizationsTable {
+  id: string
+  name: string
+  created_at: string
+}
+
+export interface UsersTable {
+  id: Generated<number>
+  email: string
+  is_active: number
+  current_project_id: number | null
+  created_at: string
+}
+
+export type MembershipLevel = 'member' | 'admin' | 'owner'
+
+export interface MembershipsTable {
+  organization_id: string
+  user_id: number
+  level: MembershipLevel
+  created_at: string
+}
+
+export interface ProjectsTable {
+  id: Generated<number>
+  uuid: string
+  organization_id: string
+  name: string
+  api_token: string
+  created_at: string
+}
+
+export interface PersonalApiKeysTable {
+  id: string
+  user_id: number
+  label: string
+  secure_value: string
+  mask_value: string
+  /** JSON array of strings */
+  scopes: string
+  /** JSON array of project ids, or null for any */
+  scoped_teams: string | null
+  /** JSON array of organization ids, or null for any */
+  scoped_organizations: string | null
+  created_at: string
+  last_used_at: string | null
+}
+
+export interface SchemaMigrationsTable {
+  name: string
+  applied_at: string
+}
+
+export interface DB {
+  organizations: OrganizationsTable
+  users: UsersTable
+  memberships: MembershipsTable
+  projects: ProjectsTable
+  personal_api_keys: PersonalApiKeysTable
+  groupd_migrations: SchemaMigrationsTable
+}
+
+export type Organization = Selectable<OrganizationsTable>
+export type User = Selectable<UsersTable>
+export type Project = Selectable<ProjectsTable>
+export type PersonalApiKeyRow = Selectable<PersonalApiKeysTable>
+export type NewProject = Insertable<ProjectsTable>

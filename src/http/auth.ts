@@ -1,0 +1,125 @@
+/**
+ * Personal-API-key authentication and authorization, in PostHog's order:
+ * credentials → project (404) → key's scoped_teams / scoped_organizations → scope → membership.
+ * A route declares what it needs in `config.auth`; this hook is the one place that enforces it and
+ * maps the HTTP method to read or write.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Database } from '../db/database.ts'
+import type { Project } from '../db/schema.ts'
+import { findActiveKey, type PersonalApiKey, touchLastUsed } from '../tenancy/keys.ts'
+import { currentProjectId, getProjectForUser } from '../tenancy/projects.ts'
+import { grants, type ScopeAction, type ScopeObject } from '../tenancy/scopes.ts'
+import { authenticationFailed, notAuthenticated, notFound, permissionDenied } from './errors.ts'
+import { isPlainObject } from './validation.ts'
+
+export interface RouteAuth {
+  /** Scope objects any one of which grants access; null authenticates without a scope check. */
+  scope: ScopeObject | readonly ScopeObject[] | null
+  /** Overrides the method's read/write mapping. */
+  action?: ScopeAction
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Absent on public routes. */
+    auth?: RouteAuth
+  }
+  interface FastifyRequest {
+    apiKey: PersonalApiKey | null
+    project: Project | null
+  }
+}
+
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+export function actionFor(method: string): ScopeAction {
+  return READ_METHODS.has(method) ? 'read' : 'write'
+}
+
+type KeySource = 'Authorization header' | 'body' | 'query string'
+
+/** Only the first key found is tried, as PostHog does. OAuth tokens (pha_) are not keys. */
+function findKey(request: FastifyRequest): { key: string; source: KeySource } | undefined {
+  const header = /^Bearer\s+(\S.+)$/.exec(request.headers.authorization ?? '')
+  if (header?.[1] && !header[1].startsWith('pha_'))
+    return { key: header[1].trim(), source: 'Authorization header' }
+  const body = request.body
+  if (isPlainObject(body) && typeof body.personal_api_key === 'string' && body.personal_api_key) {
+    return { key: body.personal_api_key, source: 'body' }
+  }
+  const query = request.query as Record<string, unknown> | undefined
+  if (typeof query?.personal_api_key === 'string' && query.personal_api_key) {
+    return { key: query.personal_api_key, source: 'query string' }
+  }
+  return undefined
+}
+
+async function resolveProjectId(database: Database, raw: string, key: PersonalApiKey): Promise<number> {
+  if (raw === '@current') {
+    const id = await currentProjectId(database.db, key.user_id)
+    if (id === undefined) throw notFound('Project not found.')
+    return id
+  }
+  if (!/^\d{1,15}$/.test(raw)) throw notFound('Project not found.')
+  return Number(raw)
+}
+
+function requiredScopes(
+  auth: RouteAuth,
+  method: string,
+): { objects: readonly ScopeObject[]; action: ScopeAction } {
+  const objects = auth.scope === null ? [] : typeof auth.scope === 'string' ? [auth.scope] : auth.scope
+  return { objects, action: auth.action ?? actionFor(method) }
+}
+
+export function registerAuth(app: FastifyInstance, database: Database): void {
+  app.decorateRequest('apiKey', null)
+  app.decorateRequest('project', null)
+
+  app.addHook('preValidation', async (request) => {
+    const auth = request.routeOptions.config.auth
+    if (!auth) return
+    const found = findKey(request)
+    if (!found) throw notAuthenticated()
+    const key = await findActiveKey(database.db, found.key)
+    if (!key) throw authenticationFailed(`Personal API key found in request ${found.source} is invalid.`)
+    request.apiKey = key
+    touchLastUsed(database.db, key).catch((error) =>
+      request.log.warn({ err: error }, 'last_used_at update failed'),
+    )
+
+    const rawProject = (request.params as Record<string, string> | undefined)?.project_id
+    let project: Awaited<ReturnType<typeof getProjectForUser>>
+    if (rawProject !== undefined) {
+      const projectId = await resolveProjectId(database, rawProject, key)
+      project = await getProjectForUser(database.db, projectId, key.user_id)
+      if (!project) throw notFound('Project not found.')
+      if (key.scoped_teams && !key.scoped_teams.includes(project.id)) {
+        throw permissionDenied(`API key does not have access to the requested project: ID ${project.id}.`)
+      }
+      if (key.scoped_organizations && !key.scoped_organizations.includes(project.organization_id)) {
+        throw permissionDenied(
+          `API key does not have access to the requested organization: ID ${project.organization_id}.`,
+        )
+      }
+    }
+
+    const { objects, action } = requiredScopes(auth, request.method)
+    if (objects.length > 0 && !objects.some((object) => grants(key.scopes, object, action))) {
+      const names = objects.map((object) => `'${object}:${action}'`).join(' or ')
+      throw permissionDenied(`API key missing required scope ${names}`)
+    }
+
+    if (project) {
+      if (!project.level) throw permissionDenied("You don't have access to the project.")
+      request.project = project
+    }
+  })
+}
+
+/** The project a project-scoped route was authorized for. */
+export function projectOf(request: FastifyRequest): Project {
+  if (!request.project) throw new Error('route has no authorized project')
+  return request.project
+}

@@ -1,0 +1,31 @@
+/** config → Database → migrate → buildApp → listen → graceful shutdown. */
+import { buildApp } from './app.ts'
+import type { Config } from './config.ts'
+import { Database } from './db/database.ts'
+import { migrate } from './db/migrate.ts'
+
+export async function serve(config: Config): Promise<void> {
+  const database = Database.open(config.database)
+  await migrate(database)
+  const app = await buildApp({ database, trustProxy: config.trustProxy, logLevel: config.logLevel })
+  await app.listen({ host: config.host, port: config.port })
+  app.log.info({ engine: database.engine }, 'groupd ready')
+
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    app.log.info({ signal }, 'shutting down: draining in-flight requests')
+    const deadline = setTimeout(() => {
+      app.log.error('shutdown timed out; exiting with requests still open')
+      process.exit(1)
+    }, config.shutdownTimeoutMs)
+    deadline.unref()
+    await app.close()
+    await database.close()
+    clearTimeout(deadline)
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+  process.on('SIGINT', () => void stop('SIGINT'))
+}

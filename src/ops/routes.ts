@@ -1,0 +1,45 @@
+/** Public operational routes: liveness, readiness and the OpenAPI document. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { Database } from '../db/database.ts'
+
+const Status = Type.Object({ status: Type.String(), engine: Type.Optional(Type.String()) })
+
+export const opsRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = async (app, { database }) => {
+  app.get(
+    '/_health',
+    {
+      schema: { tags: ['operations'], summary: 'The process is up', security: [], response: { 200: Status } },
+    },
+    async () => ({ status: 'ok' }),
+  )
+
+  app.get(
+    '/_ready',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'The database is reachable',
+        security: [],
+        response: { 200: Status, 503: Status },
+      },
+    },
+    async (_request, reply) => {
+      try {
+        await database.ping()
+        return { status: 'ready', engine: database.engine }
+      } catch {
+        return reply
+          .code(503)
+          .header('retry-after', '5')
+          .send({ status: 'unavailable', engine: database.engine })
+      }
+    },
+  )
+
+  app.get(
+    '/api/schema/',
+    { schema: { tags: ['operations'], summary: 'This OpenAPI 3.1 document', security: [] } },
+    async () => app.swagger(),
+  )
+}
