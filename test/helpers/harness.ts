@@ -1,0 +1,186 @@
+/**
+ * Test harness: a real database per test file (a temp SQLite directory, or a fresh schema in the
+ * PostgreSQL at TEST_DATABASE_URL), the real app listening on a loopback port, and fixtures that
+ * create each test's own organization, user, project and keys.
+ */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import pg from 'pg'
+import { buildApp } from '../../src/app.ts'
+import { Database } from '../../src/db/database.ts'
+import type { Engine } from '../../src/db/dialect.ts'
+import { migrate } from '../../src/db/migrate.ts'
+import type { MembershipLevel, Organization, Project, User } from '../../src/db/schema.ts'
+import { createPersonalApiKey } from '../../src/tenancy/keys.ts'
+import { createOrganization } from '../../src/tenancy/organizations.ts'
+import { createProject } from '../../src/tenancy/projects.ts'
+import { addMembership, createUser } from '../../src/tenancy/users.ts'
+
+export const ENGINE: Engine = process.env.GROUPD_TEST_ENGINE === 'postgres' ? 'postgres' : 'sqlite'
+export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+export interface TestDatabase {
+  database: Database
+  /** Environment that points a child groupd process at the same database. */
+  env: Record<string, string>
+  cleanup(): Promise<void>
+}
+
+function withSearchPath(url: string, schema: string): string {
+  const u = new URL(url)
+  u.searchParams.set('options', `-c search_path=${schema}`)
+  return u.toString()
+}
+
+export async function openTestDatabase(): Promise<TestDatabase> {
+  if (ENGINE === 'sqlite') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'groupd-test-'))
+    const database = Database.sqlite(dir)
+    return {
+      database,
+      env: { GROUPD_DATA_DIR: dir },
+      async cleanup() {
+        await database.close()
+        fs.rmSync(dir, { recursive: true, force: true })
+      },
+    }
+  }
+  const schema = `groupd_test_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: PG_URL })
+  await admin.connect()
+  await admin.query(`create schema ${schema}`)
+  await admin.end()
+  const url = withSearchPath(PG_URL, schema)
+  const database = Database.postgres(url)
+  return {
+    database,
+    env: { DATABASE_URL: url },
+    async cleanup() {
+      await database.close()
+      const client = new pg.Client({ connectionString: PG_URL })
+      await client.connect()
+      await client.query(`drop schema ${schema} cascade`)
+      await client.end()
+    },
+  }
+}
+
+export interface TestServer extends TestDatabase {
+  url: string
+  close(): Promise<void>
+}
+
+export async function startServer(options: { trustProxy?: boolean } = {}): Promise<TestServer> {
+  const testDb = await openTestDatabase()
+  await migrate(testDb.database)
+  const app = await buildApp({ database: testDb.database, trustProxy: options.trustProxy })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  if (!address || typeof address === 'string') throw new Error('no address')
+  return {
+    ...testDb,
+    url: `http://127.0.0.1:${address.port}`,
+    async close() {
+      await app.close()
+      await testDb.cleanup()
+    },
+  }
+}
+
+export interface Tenant {
+  org: Organization
+  user: User
+  project: Project
+  /** Plaintext personal API key with scopes ['*'] unless given. */
+  key: string
+}
+
+let counter = 0
+export const unique = (prefix: string) => `${prefix}-${process.pid}-${++counter}-${randomBytes(3).toString('hex')}`
+
+/** A fresh organization with one user and one project, and a key for that user. */
+export async function createTenant(
+  database: Database,
+  options: { scopes?: string[]; level?: MembershipLevel } = {},
+): Promise<Tenant> {
+  const db = database.db
+  const org = await createOrganization(db, unique('org'))
+  const user = await createUser(db, `${unique('user')}@example.com`)
+  await addMembership(db, org.id, user.id, options.level ?? 'owner')
+  const project = await createProject(db, org.id, unique('project'))
+  const key = await mintKey(database, user.id, options.scopes ?? ['*'])
+  return { org, user, project, key }
+}
+
+export async function mintKey(
+  database: Database,
+  userId: number,
+  scopes: string[],
+  scoped: { teams?: number[]; organizations?: string[] } = {},
+): Promise<string> {
+  const { plaintext } = await createPersonalApiKey(database.db, {
+    userId,
+    label: 'test',
+    scopes,
+    scopedTeams: scoped.teams,
+    scopedOrganizations: scoped.organizations,
+  })
+  return plaintext
+}
+
+export interface Response {
+  status: number
+  headers: Headers
+  body: any
+  text: string
+}
+
+export interface RequestOptions {
+  key?: string | null
+  body?: unknown
+  headers?: Record<string, string>
+  /** Raw body (sent as is, with the given content-type header). */
+  raw?: string | Buffer
+}
+
+export async function request(
+  baseUrl: string,
+  method: string,
+  path: string,
+  options: RequestOptions = {},
+): Promise<Response> {
+  const headers: Record<string, string> = { ...options.headers }
+  if (options.key) headers.authorization = `Bearer ${options.key}`
+  let body: string | Buffer | undefined = options.raw
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body)
+    headers['content-type'] ??= 'application/json'
+  }
+  const res = await fetch(baseUrl + path, { method, headers, body })
+  const text = await res.text()
+  let parsed: unknown = null
+  try {
+    parsed = text ? JSON.parse(text) : null
+  } catch {
+    parsed = text
+  }
+  return { status: res.status, headers: res.headers, body: parsed, text }
+}
+
+/** A client bound to one server and key. */
+export function client(baseUrl: string, key?: string | null) {
+  const call = (method: string) => (path: string, options: Omit<RequestOptions, 'key'> & { key?: string | null } = {}) =>
+    request(baseUrl, method, path, { key, ...options })
+  return { get: call('GET'), post: call('POST'), put: call('PUT'), patch: call('PATCH'), delete: call('DELETE') }
+}
+
+export const envelope = (type: string, code: string, detail: string, attr: string | null = null) => ({
+  type,
+  code,
+  detail,
+  attr,
+})
+export const notFoundBody = (detail = 'Not found.') => envelope('invalid_request', 'not_found', detail)
+export const permissionDeniedBody = (detail: string) => envelope('authentication_error', 'permission_denied', detail)
