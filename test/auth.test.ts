@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { listPersonalApiKeys, revokePersonalApiKey } from '../src/tenancy/keys.ts'
 import { createOrganization } from '../src/tenancy/organizations.ts'
 import { createProject } from '../src/tenancy/projects.ts'
-import { revokePersonalApiKey, listPersonalApiKeys } from '../src/tenancy/keys.ts'
-import { addMembership, setUserActive, createUser } from '../src/tenancy/users.ts'
+import { addMembership, createUser, setUserActive } from '../src/tenancy/users.ts'
 import {
   createTenant,
   envelope,
@@ -47,9 +47,17 @@ describe('authentication and authorization', () => {
   })
   after(() => server.close())
 
-  const notAuthenticated = envelope('authentication_error', 'not_authenticated', 'Authentication credentials were not provided.')
+  const notAuthenticated = envelope(
+    'authentication_error',
+    'not_authenticated',
+    'Authentication credentials were not provided.',
+  )
   const invalidIn = (source: string) =>
-    envelope('authentication_error', 'authentication_failed', `Personal API key found in request ${source} is invalid.`)
+    envelope(
+      'authentication_error',
+      'authentication_failed',
+      `Personal API key found in request ${source} is invalid.`,
+    )
 
   type Case = {
     name: string
@@ -64,29 +72,133 @@ describe('authentication and authorization', () => {
   const projectPath = (t: Tenant) => `/api/projects/${t.project.id}/`
   const cases: Case[] = [
     { name: 'no key', path: projectPath, key: null, status: 401, expect: () => notAuthenticated },
-    { name: 'unknown key in header', path: projectPath, key: 'phx_nope', status: 401, expect: () => invalidIn('Authorization header') },
-    { name: 'OAuth token is not a personal key', path: projectPath, key: 'pha_abc', status: 401, expect: () => notAuthenticated },
-    { name: 'Basic auth is not a key', path: projectPath, key: null, headers: { authorization: 'Basic abc' }, status: 401 },
-    { name: 'key in query string', path: (t) => `${projectPath(t)}?personal_api_key=${keys.star}`, key: null, status: 200 },
-    { name: 'bad key in query string', path: (t) => `${projectPath(t)}?personal_api_key=phx_bad`, key: null, status: 401, expect: () => invalidIn('query string') },
-    { name: 'key in body', method: 'POST', path: projectPath, key: null, body: { personal_api_key: '@star' }, status: 405 },
-    { name: 'bad key in body', method: 'POST', path: projectPath, key: null, body: { personal_api_key: 'phx_bad' }, status: 401, expect: () => invalidIn('body') },
-    { name: 'header wins over query', path: (t) => `${projectPath(t)}?personal_api_key=phx_bad`, key: 'star', status: 200 },
-    { name: 'only the first key found is tried', path: (t) => `${projectPath(t)}?personal_api_key=${keys.star}`, key: 'phx_bad', status: 401 },
-    { name: 'inactive user', path: projectPath, key: 'inactive', status: 401, expect: () => invalidIn('Authorization header') },
+    {
+      name: 'unknown key in header',
+      path: projectPath,
+      key: 'phx_nope',
+      status: 401,
+      expect: () => invalidIn('Authorization header'),
+    },
+    {
+      name: 'OAuth token is not a personal key',
+      path: projectPath,
+      key: 'pha_abc',
+      status: 401,
+      expect: () => notAuthenticated,
+    },
+    {
+      name: 'Basic auth is not a key',
+      path: projectPath,
+      key: null,
+      headers: { authorization: 'Basic abc' },
+      status: 401,
+    },
+    {
+      name: 'key in query string',
+      path: (t) => `${projectPath(t)}?personal_api_key=${keys.star}`,
+      key: null,
+      status: 200,
+    },
+    {
+      name: 'bad key in query string',
+      path: (t) => `${projectPath(t)}?personal_api_key=phx_bad`,
+      key: null,
+      status: 401,
+      expect: () => invalidIn('query string'),
+    },
+    {
+      name: 'key in body',
+      method: 'POST',
+      path: projectPath,
+      key: null,
+      body: { personal_api_key: '@star' },
+      status: 405,
+    },
+    {
+      name: 'bad key in body',
+      method: 'POST',
+      path: projectPath,
+      key: null,
+      body: { personal_api_key: 'phx_bad' },
+      status: 401,
+      expect: () => invalidIn('body'),
+    },
+    {
+      name: 'header wins over query',
+      path: (t) => `${projectPath(t)}?personal_api_key=phx_bad`,
+      key: 'star',
+      status: 200,
+    },
+    {
+      name: 'only the first key found is tried',
+      path: (t) => `${projectPath(t)}?personal_api_key=${keys.star}`,
+      key: 'phx_bad',
+      status: 401,
+    },
+    {
+      name: 'inactive user',
+      path: projectPath,
+      key: 'inactive',
+      status: 401,
+      expect: () => invalidIn('Authorization header'),
+    },
     { name: 'revoked key', path: projectPath, key: 'revoked', status: 401 },
     { name: 'read scope reads', path: projectPath, key: 'read', status: 200 },
     { name: 'write implies read', path: projectPath, key: 'write', status: 200 },
     { name: '* allows all', path: projectPath, key: 'star', status: 200 },
-    { name: 'missing scope', path: projectPath, key: 'groupOnly', status: 403, expect: () => permissionDeniedBody("API key missing required scope 'project:read'") },
-    { name: 'scoped_teams excludes project', path: projectPath, key: 'scopedOther', status: 403, expect: (t) => permissionDeniedBody(`API key does not have access to the requested project: ID ${t.project.id}.`) },
+    {
+      name: 'missing scope',
+      path: projectPath,
+      key: 'groupOnly',
+      status: 403,
+      expect: () => permissionDeniedBody("API key missing required scope 'project:read'"),
+    },
+    {
+      name: 'scoped_teams excludes project',
+      path: projectPath,
+      key: 'scopedOther',
+      status: 403,
+      expect: (t) =>
+        permissionDeniedBody(`API key does not have access to the requested project: ID ${t.project.id}.`),
+    },
     { name: 'scoped_teams includes project', path: projectPath, key: 'scopedSame', status: 200 },
-    { name: 'scoped_organizations excludes org', path: projectPath, key: 'orgOther', status: 403, expect: (t) => permissionDeniedBody(`API key does not have access to the requested organization: ID ${t.org.id}.`) },
+    {
+      name: 'scoped_organizations excludes org',
+      path: projectPath,
+      key: 'orgOther',
+      status: 403,
+      expect: (t) =>
+        permissionDeniedBody(`API key does not have access to the requested organization: ID ${t.org.id}.`),
+    },
     { name: 'scoped_organizations includes org', path: projectPath, key: 'orgSame', status: 200 },
-    { name: "another organization's project", path: (_t, o) => projectPath(o), key: 'star', status: 403, expect: () => permissionDeniedBody("You don't have access to the project.") },
-    { name: 'unknown project', path: () => '/api/projects/99999999/', key: 'star', status: 404, expect: () => notFoundBody('Project not found.') },
-    { name: 'non-integer project', path: () => '/api/projects/abc/', key: 'star', status: 404, expect: () => notFoundBody('Project not found.') },
-    { name: '@current', path: () => '/api/projects/@current/', key: 'star', status: 200, expect: (t) => ({ id: t.project.id }) },
+    {
+      name: "another organization's project",
+      path: (_t, o) => projectPath(o),
+      key: 'star',
+      status: 403,
+      expect: () => permissionDeniedBody("You don't have access to the project."),
+    },
+    {
+      name: 'unknown project',
+      path: () => '/api/projects/99999999/',
+      key: 'star',
+      status: 404,
+      expect: () => notFoundBody('Project not found.'),
+    },
+    {
+      name: 'non-integer project',
+      path: () => '/api/projects/abc/',
+      key: 'star',
+      status: 404,
+      expect: () => notFoundBody('Project not found.'),
+    },
+    {
+      name: '@current',
+      path: () => '/api/projects/@current/',
+      key: 'star',
+      status: 200,
+      expect: (t) => ({ id: t.project.id }),
+    },
     { name: 'no key on projects list', path: () => '/api/projects/', key: null, status: 401 },
   ]
 
@@ -95,7 +207,11 @@ describe('authentication and authorization', () => {
       const keyName = c.key ?? null
       const key = keyName === null ? null : (keys[keyName] ?? keyName)
       const body = c.body && JSON.parse(JSON.stringify(c.body).replace('"@star"', JSON.stringify(keys.star)))
-      const res = await request(server.url, c.method ?? 'GET', c.path(tenant, other), { key, body, headers: c.headers })
+      const res = await request(server.url, c.method ?? 'GET', c.path(tenant, other), {
+        key,
+        body,
+        headers: c.headers,
+      })
       assert.equal(res.status, c.status, res.text)
       if (c.status === 401) assert.equal(res.headers.get('www-authenticate'), 'Bearer')
       const expected = c.expect?.(tenant, other)
@@ -136,7 +252,8 @@ describe('authentication and authorization', () => {
   it('stores no plaintext key, only its sha256', async () => {
     const rows = await server.database.db.selectFrom('personal_api_keys').selectAll().execute()
     const dump = JSON.stringify(rows)
-    for (const key of Object.values(keys)) assert.ok(!dump.includes(key), 'plaintext key found in the database')
+    for (const key of Object.values(keys))
+      assert.ok(!dump.includes(key), 'plaintext key found in the database')
     for (const row of rows) assert.match(row.secure_value, /^sha256\$[0-9a-f]{64}$/)
     assert.ok(rows.every((r) => /^phx_\.\.\.[0-9A-Za-z]{4}$/.test(r.mask_value)))
   })

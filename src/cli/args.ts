@@ -4,16 +4,32 @@ import { UsageError } from './output.ts'
 
 export interface Parsed {
   values: Record<string, string | undefined>
+  /** Flags that may repeat (`--name a --name b`), in the order given. */
+  repeated: Record<string, string[]>
   positionals: string[]
 }
 
-/** Parses `--flag value` options (all strings) plus --json; unknown flags are usage errors. */
+/**
+ * Parses `--flag value` options (all strings) plus --json; unknown flags are usage errors.
+ * A flag written `name...` may repeat.
+ */
 export function parse(argv: string[], flags: string[], allowPositionals = false): Parsed {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { json: { type: 'boolean' } }
-  for (const flag of flags) options[flag] = { type: 'string' }
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {
+    json: { type: 'boolean' },
+  }
+  for (const flag of flags) {
+    const multiple = flag.endsWith('...')
+    options[multiple ? flag.slice(0, -3) : flag] = { type: 'string', multiple }
+  }
   try {
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals, strict: true })
-    return { values: values as Record<string, string | undefined>, positionals }
+    const single: Record<string, string | undefined> = {}
+    const repeated: Record<string, string[]> = {}
+    for (const [name, value] of Object.entries(values)) {
+      if (Array.isArray(value)) repeated[name] = value.map(String)
+      else if (typeof value === 'string') single[name] = value
+    }
+    return { values: single, repeated, positionals }
   } catch (error) {
     throw new UsageError((error as Error).message.split('\n')[0])
   }

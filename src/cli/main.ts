@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '../config.ts'
 import { Database } from '../db/database.ts'
 import { migrate } from '../db/migrate.ts'
 import { serve } from '../main.ts'
+import * as groupTypes from './group-types-commands.ts'
 import { createOutput, UsageError } from './output.ts'
 import * as tenancy from './tenancy-commands.ts'
 
@@ -15,6 +16,8 @@ const COMMANDS: Record<string, tenancy.Command> = {
   'keys create': tenancy.keysCreate,
   'keys list': tenancy.keysList,
   'keys revoke': tenancy.keysRevoke,
+  'group-types add': groupTypes.groupTypesAdd,
+  'group-types list': groupTypes.groupTypesList,
 }
 
 const USAGE = `usage: groupd <command> [--json]
@@ -29,6 +32,8 @@ const USAGE = `usage: groupd <command> [--json]
   keys create --email <email> --scopes group:read,group:write [--projects 1,2] [--orgs <org id>] [--label <text>]
   keys list --email <email>
   keys revoke <key id>
+  group-types add --project <id> --name <group type> [--name …]
+  group-types list --project <id>
 
 Every command applies pending migrations first. --json prints one JSON object on stdout.`
 

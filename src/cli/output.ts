@@ -6,7 +6,7 @@ export class UsageError extends Error {}
 export interface Output {
   json: boolean
   /** One result per command: the JSON object, or the human lines. */
-  result(value: Record<string, unknown>, human: string): void
+  result(value: Record<string, unknown> | unknown[], human: string): void
   /** Progress and notes, always on stderr. */
   info(message: string): void
 }

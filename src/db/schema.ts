@@ -52,6 +52,18 @@ export interface PersonalApiKeysTable {
   last_used_at: string | null
 }
 
+export interface GroupTypeMappingsTable {
+  project_id: number
+  group_type: string
+  group_type_index: number
+  name_singular: string | null
+  name_plural: string | null
+  detail_dashboard: number | null
+  /** JSON array of strings, or null */
+  default_columns: string | null
+  created_at: string | null
+}
+
 export interface SchemaMigrationsTable {
   name: string
   applied_at: string
@@ -63,6 +75,7 @@ export interface DB {
   memberships: MembershipsTable
   projects: ProjectsTable
   personal_api_keys: PersonalApiKeysTable
+  group_type_mappings: GroupTypeMappingsTable
   groupd_migrations: SchemaMigrationsTable
 }
 
@@ -71,3 +84,4 @@ export type User = Selectable<UsersTable>
 export type Project = Selectable<ProjectsTable>
 export type PersonalApiKeyRow = Selectable<PersonalApiKeysTable>
 export type NewProject = Insertable<ProjectsTable>
+export type GroupTypeMappingRow = Selectable<GroupTypeMappingsTable>

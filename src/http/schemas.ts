@@ -41,6 +41,8 @@ export function responses(
   return out
 }
 
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+
 export const NoContent = Type.Null({ description: 'No response body' })
 
 export const ProjectIdParam = Type.String({

@@ -197,6 +197,9 @@ export function validateBody(schema: unknown, body: unknown, partial: boolean): 
     if (!Array.isArray(body)) {
       throw validationError('not_a_list', `Expected a list of items but got type "${pyType(data)}".`)
     }
+    if (root.maxItems !== undefined && body.length > root.maxItems) {
+      throw validationError('max_length', `Ensure this field has no more than ${root.maxItems} elements.`)
+    }
     const rowSchema = root.items as JsonSchema
     return body.map((row) => validateRow(validator, rowSchema, row))
   }

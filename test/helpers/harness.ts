@@ -98,7 +98,8 @@ export interface Tenant {
 }
 
 let counter = 0
-export const unique = (prefix: string) => `${prefix}-${process.pid}-${++counter}-${randomBytes(3).toString('hex')}`
+export const unique = (prefix: string) =>
+  `${prefix}-${process.pid}-${++counter}-${randomBytes(3).toString('hex')}`
 
 /** A fresh organization with one user and one project, and a key for that user. */
 export async function createTenant(
@@ -158,7 +159,7 @@ export async function request(
     body = JSON.stringify(options.body)
     headers['content-type'] ??= 'application/json'
   }
-  const res = await fetch(baseUrl + path, { method, headers, body })
+  const res = await fetch(baseUrl + path, { method, headers, body: body as BodyInit | undefined })
   const text = await res.text()
   let parsed: unknown = null
   try {
@@ -171,9 +172,17 @@ export async function request(
 
 /** A client bound to one server and key. */
 export function client(baseUrl: string, key?: string | null) {
-  const call = (method: string) => (path: string, options: Omit<RequestOptions, 'key'> & { key?: string | null } = {}) =>
-    request(baseUrl, method, path, { key, ...options })
-  return { get: call('GET'), post: call('POST'), put: call('PUT'), patch: call('PATCH'), delete: call('DELETE') }
+  const call =
+    (method: string) =>
+    (path: string, options: Omit<RequestOptions, 'key'> & { key?: string | null } = {}) =>
+      request(baseUrl, method, path, { key, ...options })
+  return {
+    get: call('GET'),
+    post: call('POST'),
+    put: call('PUT'),
+    patch: call('PATCH'),
+    delete: call('DELETE'),
+  }
 }
 
 export const envelope = (type: string, code: string, detail: string, attr: string | null = null) => ({
@@ -183,4 +192,5 @@ export const envelope = (type: string, code: string, detail: string, attr: strin
   attr,
 })
 export const notFoundBody = (detail = 'Not found.') => envelope('invalid_request', 'not_found', detail)
-export const permissionDeniedBody = (detail: string) => envelope('authentication_error', 'permission_denied', detail)
+export const permissionDeniedBody = (detail: string) =>
+  envelope('authentication_error', 'permission_denied', detail)
