@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Database } from './db/database.ts'
 import { groupTypeRoutes } from './group-types/routes.ts'
+import { metricRoutes } from './group-usage-metrics/routes.ts'
 import { registerAuth } from './http/auth.ts'
 import { registerContentTypes } from './http/content-types.ts'
 import { registerErrorHandler } from './http/error-handler.ts'
@@ -78,6 +79,7 @@ export async function buildApp({
   await app.register(opsRoutes, { database })
   await app.register(projectRoutes, { database })
   await app.register(groupTypeRoutes, { database })
+  await app.register(metricRoutes, { database })
 
   addMethodNotAllowedRoutes()
   return app

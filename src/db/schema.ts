@@ -64,6 +64,22 @@ export interface GroupTypeMappingsTable {
   created_at: string | null
 }
 
+export interface GroupUsageMetricsTable {
+  id: string
+  project_id: number
+  group_type_index: number
+  name: string
+  format: string
+  interval: number
+  display: string
+  /** JSON object */
+  filters: string
+  math: string
+  math_property: string | null
+  created_at: string
+  updated_at: string
+}
+
 export interface SchemaMigrationsTable {
   name: string
   applied_at: string
@@ -76,6 +92,7 @@ export interface DB {
   projects: ProjectsTable
   personal_api_keys: PersonalApiKeysTable
   group_type_mappings: GroupTypeMappingsTable
+  group_usage_metrics: GroupUsageMetricsTable
   groupd_migrations: SchemaMigrationsTable
 }
 
@@ -85,3 +102,4 @@ export type Project = Selectable<ProjectsTable>
 export type PersonalApiKeyRow = Selectable<PersonalApiKeysTable>
 export type NewProject = Insertable<ProjectsTable>
 export type GroupTypeMappingRow = Selectable<GroupTypeMappingsTable>
+export type GroupUsageMetricRow = Selectable<GroupUsageMetricsTable>

@@ -43,6 +43,14 @@ export function responses(
 
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
 
+/** A DRF ChoiceField: a string from a fixed list (rendered as an OpenAPI enum). */
+export function Choice<const T extends readonly string[]>(
+  values: T,
+  options: { default?: T[number]; description?: string } = {},
+) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })
+}
+
 export const NoContent = Type.Null({ description: 'No response body' })
 
 export const ProjectIdParam = Type.String({

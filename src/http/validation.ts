@@ -12,6 +12,7 @@ import { validationError } from './errors.ts'
 interface JsonSchema {
   type?: string
   anyOf?: JsonSchema[]
+  enum?: unknown[]
   const?: unknown
   properties?: Record<string, JsonSchema>
   required?: string[]
@@ -54,6 +55,7 @@ function splitNullable(schema: JsonSchema): { nullable: boolean; base: JsonSchem
 }
 
 function choicesOf(schema: JsonSchema): string[] | undefined {
+  if (schema.enum) return schema.enum.map(String)
   if (!schema.anyOf?.every((s) => s.const !== undefined)) return undefined
   return schema.anyOf.map((s) => String(s.const))
 }
@@ -70,8 +72,9 @@ class Validator {
       const value = Object.hasOwn(data, key) ? data[key] : undefined
       if (value === undefined) {
         if (this.partial) continue
-        if (schema.required?.includes(key)) throw validationError('required', 'This field is required.', attr)
         if (prop.default !== undefined) out[key] = structuredClone(prop.default)
+        else if (schema.required?.includes(key))
+          throw validationError('required', 'This field is required.', attr)
         continue
       }
       out[key] = this.value(prop, value, attr)
