@@ -1,0 +1,296 @@
+/**
+ * `npm run bench`: groupd's API under autocannon (32 connections, 10 s each by default) beside a
+ * bare Fastify baseline serving the same JSON from memory, in the same run, on this machine.
+ * Engines: SQLite always; PostgreSQL when BENCH_DATABASE_URL (default: the local test database)
+ * is reachable. Prints a table and a JSON summary (also written to .bench/api.json).
+ *
+ * Env: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 32), BENCH_ENGINES (sqlite,postgres).
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import autocannon from 'autocannon'
+import pg from 'pg'
+import { Database } from '../src/db/database.ts'
+import { migrate } from '../src/db/migrate.ts'
+import { register } from '../src/group-types/service.ts'
+import { createPersonalApiKey } from '../src/tenancy/keys.ts'
+import { createOrganization } from '../src/tenancy/organizations.ts'
+import { createProject } from '../src/tenancy/projects.ts'
+import { addMembership, createUser } from '../src/tenancy/users.ts'
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10)
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32)
+const PG_URL =
+  process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+async function waitReady(child: ChildProcess, url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`)
+    try {
+      if ((await fetch(url)).ok) return
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`server at ${url} did not start`)
+}
+
+interface Scenario {
+  name: string
+  requests: autocannon.Request[]
+  baseline: autocannon.Request[]
+}
+
+interface Result {
+  reqPerSec: number
+  p50: number
+  p99: number
+  errors: number
+  non2xx: number
+}
+
+async function load(
+  url: string,
+  requests: autocannon.Request[],
+  headers: Record<string, string>,
+): Promise<Result> {
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, headers, requests })
+  return {
+    reqPerSec: Math.round(r.requests.average),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors,
+    non2xx: r.non2xx,
+  }
+}
+
+async function openDatabase(
+  engine: string,
+): Promise<{ database: Database; env: Record<string, string>; cleanup: () => Promise<void> }> {
+  if (engine === 'sqlite') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'groupd-bench-'))
+    const database = Database.sqlite(dir)
+    return {
+      database,
+      env: { GROUPD_DATA_DIR: dir },
+      cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }),
+    }
+  }
+  const schema = `groupd_bench_${process.pid}`
+  const admin = new pg.Client({ connectionString: PG_URL })
+  await admin.connect()
+  await admin.query(`drop schema if exists ${schema} cascade; create schema ${schema}`)
+  await admin.end()
+  const url = new URL(PG_URL)
+  url.searchParams.set('options', `-c search_path=${schema}`)
+  const database = Database.postgres(url.toString())
+  return {
+    database,
+    env: { DATABASE_URL: url.toString() },
+    cleanup: async () => {
+      const c = new pg.Client({ connectionString: PG_URL })
+      await c.connect()
+      await c.query(`drop schema ${schema} cascade`)
+      await c.end()
+    },
+  }
+}
+
+async function seed(database: Database) {
+  await migrate(database)
+  const db = database.db
+  const org = await createOrganization(db, 'Bench')
+  const user = await createUser(db, 'bench@example.com')
+  await addMembership(db, org.id, user.id, 'owner')
+  const project = await createProject(db, org.id, 'Bench project')
+  const { plaintext } = await createPersonalApiKey(db, { userId: user.id, label: 'bench', scopes: ['*'] })
+  for (const name of ['company', 'workspace', 'team', 'account', 'region']) {
+    await register(db, project.id, name, new Date().toISOString())
+  }
+  return { projectId: project.id, key: plaintext }
+}
+
+function scenarios(projectId: number, metricId: string): Scenario[] {
+  const gt = `/api/projects/${projectId}/groups_types`
+  const metrics = `${gt}/0/metrics`
+  const json = { 'content-type': 'application/json' }
+  const metadata = JSON.stringify([
+    { group_type_index: 0, name_singular: 'Company', name_plural: 'Companies' },
+    { group_type_index: 1, name_singular: 'Workspace', name_plural: 'Workspaces' },
+  ])
+  let n = 0
+  const createDelete = (createPath: string, deletePath: (id: string) => string): autocannon.Request[] => [
+    {
+      method: 'POST',
+      path: createPath,
+      headers: json,
+      setupRequest: (req) => ({
+        ...req,
+        body: JSON.stringify({ name: `bench ${process.pid} ${++n}`, filters: {} }),
+      }),
+      onResponse: (_status, body, context) => {
+        try {
+          ;(context as { id?: string }).id = JSON.parse(body).id
+        } catch {}
+      },
+    },
+    {
+      method: 'DELETE',
+      setupRequest: (req, context) => ({
+        ...req,
+        path: deletePath(String((context as { id?: string }).id ?? 'x')),
+      }),
+    },
+  ]
+  return [
+    {
+      name: 'GET groups_types (5 types)',
+      requests: [{ method: 'GET', path: `${gt}/` }],
+      baseline: [{ method: 'GET', path: '/group_types' }],
+    },
+    {
+      name: 'PATCH update_metadata (2 rows)',
+      requests: [{ method: 'PATCH', path: `${gt}/update_metadata/`, headers: json, body: metadata }],
+      baseline: [{ method: 'PATCH', path: '/group_types', headers: json, body: metadata }],
+    },
+    {
+      name: 'GET metrics (limit 20 of 50)',
+      requests: [{ method: 'GET', path: `${metrics}/?limit=20` }],
+      baseline: [{ method: 'GET', path: '/metrics' }],
+    },
+    {
+      name: 'GET metric',
+      requests: [{ method: 'GET', path: `${metrics}/${metricId}/` }],
+      baseline: [{ method: 'GET', path: '/metric' }],
+    },
+    {
+      name: 'POST+DELETE metric pairs',
+      requests: createDelete(`${metrics}/`, (id) => `${metrics}/${id}/`),
+      baseline: [
+        { method: 'POST', path: '/metric', headers: json, body: '{"name":"x","filters":{}}' },
+        { method: 'DELETE', path: '/metric' },
+      ],
+    },
+  ]
+}
+
+function spawnServer(args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+}
+
+async function main() {
+  const engines = (process.env.BENCH_ENGINES ?? 'sqlite,postgres').split(',')
+  const pgOk = await new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 })
+    .connect()
+    .then(() => true)
+    .catch(() => false)
+  const rows: Record<string, unknown>[] = []
+  let baselineDone: Record<string, Result> | undefined
+  for (const engine of engines) {
+    if (engine === 'postgres' && !pgOk) {
+      console.error(`postgres: skipped (not reachable at ${PG_URL})`)
+      continue
+    }
+    const { database, env, cleanup } = await openDatabase(engine)
+    const { projectId, key } = await seed(database)
+    await database.close()
+    const port = await freePort()
+    const server = spawnServer(['bin/groupd', 'serve'], {
+      ...env,
+      PORT: String(port),
+      GROUPD_LOG_LEVEL: 'warn',
+    })
+    const base = `http://127.0.0.1:${port}`
+    try {
+      await waitReady(server, `${base}/_ready`)
+      const auth = { authorization: `Bearer ${key}` }
+      const metricsPath = `${base}/api/projects/${projectId}/groups_types/0/metrics/`
+      let metricId = ''
+      for (let i = 0; i < 50; i++) {
+        const res = await fetch(metricsPath, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            name: `seed ${i}`,
+            filters: { events: [{ id: '$pageview', type: 'events' }] },
+          }),
+        })
+        metricId ||= (await res.json()).id
+      }
+      const fixtures = {
+        groupTypes: await (
+          await fetch(`${base}/api/projects/${projectId}/groups_types/`, { headers: auth })
+        ).json(),
+        metricsPage: await (await fetch(`${metricsPath}?limit=20`, { headers: auth })).json(),
+        metric: await (await fetch(`${metricsPath}${metricId}/`, { headers: auth })).json(),
+      }
+      if (!baselineDone) {
+        baselineDone = {}
+        const fixturesFile = path.join(os.tmpdir(), `groupd-bench-fixtures-${process.pid}.json`)
+        fs.writeFileSync(fixturesFile, JSON.stringify(fixtures))
+        const bport = await freePort()
+        const baseline = spawnServer(
+          ['--import', 'tsx', 'bench/baseline-server.ts', fixturesFile, String(bport)],
+          {},
+        )
+        try {
+          await waitReady(baseline, `http://127.0.0.1:${bport}/metric`)
+          for (const s of scenarios(projectId, metricId)) {
+            baselineDone[s.name] = await load(`http://127.0.0.1:${bport}`, s.baseline, {})
+            console.error(`baseline  ${s.name}: ${baselineDone[s.name]?.reqPerSec} req/s`)
+          }
+        } finally {
+          baseline.kill()
+        }
+      }
+      for (const s of scenarios(projectId, metricId)) {
+        const result = await load(base, s.requests, auth)
+        const b = baselineDone[s.name] as Result
+        console.error(`${engine.padEnd(8)}  ${s.name}: ${result.reqPerSec} req/s`)
+        rows.push({
+          engine,
+          scenario: s.name,
+          req_per_sec: result.reqPerSec,
+          p50_ms: result.p50,
+          p99_ms: result.p99,
+          errors: result.errors,
+          non_2xx: result.non2xx,
+          baseline_req_per_sec: b.reqPerSec,
+          baseline_p99_ms: b.p99,
+          ratio_vs_baseline: Number((result.reqPerSec / b.reqPerSec).toFixed(3)),
+        })
+      }
+    } finally {
+      server.kill('SIGTERM')
+      await new Promise((r) => server.once('exit', r))
+      await cleanup()
+    }
+  }
+  console.table(rows)
+  const summary = {
+    connections: CONNECTIONS,
+    duration_s: DURATION,
+    cpus: os.cpus().length,
+    node: process.version,
+    results: rows,
+  }
+  fs.mkdirSync('.bench', { recursive: true })
+  fs.writeFileSync('.bench/api.json', `${JSON.stringify(summary, null, 2)}\n`)
+  console.log(JSON.stringify(summary))
+}
+
+await main()
