@@ -5,14 +5,17 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { captureRoutes } from './capture/routes.ts'
 import type { Database } from './db/database.ts'
 import { groupTypeRoutes } from './group-types/routes.ts'
 import { metricRoutes } from './group-usage-metrics/routes.ts'
+import { groupRoutes } from './groups/routes.ts'
 import { registerAuth } from './http/auth.ts'
 import { registerContentTypes } from './http/content-types.ts'
 import { registerErrorHandler } from './http/error-handler.ts'
 import { trackRoutes } from './http/method-not-allowed.ts'
 import { validateBody } from './http/validation.ts'
+import { ingestionWarningRoutes } from './ingestion-warnings/routes.ts'
 import { opsRoutes } from './ops/routes.ts'
 import { projectRoutes } from './projects/routes.ts'
 
@@ -80,6 +83,9 @@ export async function buildApp({
   await app.register(projectRoutes, { database })
   await app.register(groupTypeRoutes, { database })
   await app.register(metricRoutes, { database })
+  await app.register(groupRoutes, { database })
+  await app.register(ingestionWarningRoutes, { database })
+  await app.register(captureRoutes, { database })
 
   addMethodNotAllowedRoutes()
   return app

@@ -80,6 +80,41 @@ export interface GroupUsageMetricsTable {
   updated_at: string
 }
 
+export interface EventsTable {
+  project_id: number
+  uuid: string
+  event: string
+  distinct_id: string
+  /** JSON object */
+  properties: string
+  timestamp: string
+  created_at: string
+  group_0: string | null
+  group_1: string | null
+  group_2: string | null
+  group_3: string | null
+  group_4: string | null
+}
+
+export interface GroupsTable {
+  project_id: number
+  group_type_index: number
+  group_key: string
+  /** JSON object */
+  group_properties: string
+  created_at: string
+  updated_at: string
+}
+
+export interface IngestionWarningsTable {
+  id: Generated<number>
+  project_id: number
+  type: string
+  /** JSON object */
+  details: string
+  timestamp: string
+}
+
 export interface SchemaMigrationsTable {
   name: string
   applied_at: string
@@ -93,6 +128,9 @@ export interface DB {
   personal_api_keys: PersonalApiKeysTable
   group_type_mappings: GroupTypeMappingsTable
   group_usage_metrics: GroupUsageMetricsTable
+  events: EventsTable
+  groups: GroupsTable
+  ingestion_warnings: IngestionWarningsTable
   groupd_migrations: SchemaMigrationsTable
 }
 

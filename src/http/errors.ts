@@ -14,6 +14,8 @@ export type ErrorType =
 const CODES: Record<string, { status: number; type: ErrorType }> = {
   parse_error: { status: 400, type: 'invalid_request' },
   not_authenticated: { status: 401, type: 'authentication_error' },
+  missing_api_key: { status: 401, type: 'authentication_error' },
+  invalid_api_key: { status: 401, type: 'authentication_error' },
   authentication_failed: { status: 401, type: 'authentication_error' },
   permission_denied: { status: 403, type: 'authentication_error' },
   not_found: { status: 404, type: 'invalid_request' },

@@ -1,0 +1,152 @@
+/**
+ * Processing of one capture request, in one transaction: group types named by `$groups` and
+ * `$groupidentify` are registered (lowest free index, at most 5), events are stored with their
+ * `$group_<index>` columns, `$groupidentify` merges group properties in arrival order, and
+ * everything dropped becomes an ingestion warning.
+ */
+import type { Database, Executor } from '../db/database.ts'
+import type { EventsTable } from '../db/schema.ts'
+import { MAX_GROUP_TYPES_PER_PROJECT, register } from '../group-types/service.ts'
+import { groupTypeIndexes } from '../group-types/store.ts'
+import { MAX_GROUP_KEY_LENGTH, mergeGroup } from '../groups/store.ts'
+import { isPlainObject } from '../http/validation.ts'
+import { insertWarnings } from '../ingestion-warnings/store.ts'
+import type { CaptureBatch, CapturedEvent, Warning } from './events.ts'
+
+const CHUNK = 500
+type GroupColumn = 'group_0' | 'group_1' | 'group_2' | 'group_3' | 'group_4'
+
+/** Resolves group type names to indexes for one request, registering new ones. */
+class GroupTypeResolver {
+  private readonly dropped = new Set<string>()
+
+  constructor(
+    private readonly tx: Executor,
+    private readonly projectId: number,
+    private readonly known: Map<string, number>,
+    private readonly warnings: Warning[],
+  ) {}
+
+  async index(name: string, createdAt: string): Promise<number | null> {
+    const cached = this.known.get(name)
+    if (cached !== undefined) return cached
+    if (this.dropped.has(name)) return null
+    const result = await register(this.tx, this.projectId, name, createdAt)
+    if (result.group_type_index !== null) {
+      this.known.set(name, result.group_type_index)
+      return result.group_type_index
+    }
+    this.dropped.add(name)
+    this.warnings.push(
+      result.reason === 'limit_reached'
+        ? {
+            type: 'group_type_limit_reached',
+            details: { group_type: name, limit: MAX_GROUP_TYPES_PER_PROJECT },
+          }
+        : {
+            type: 'invalid_group_type',
+            details: { group_type: name.slice(0, 100), length: [...name].length },
+          },
+    )
+    return null
+  }
+}
+
+export interface IngestResult {
+  stored: number
+  dropped: number
+}
+
+export async function ingest(
+  database: Database,
+  projectId: number,
+  batch: CaptureBatch,
+): Promise<IngestResult> {
+  const now = new Date().toISOString()
+  return database.transaction(async (tx) => {
+    const warnings: Warning[] = [...batch.warnings]
+    const types = new GroupTypeResolver(tx, projectId, await groupTypeIndexes(tx, projectId), warnings)
+    const rows: EventsTable[] = []
+    for (const event of batch.events) {
+      const row = await processEvent(tx, database, projectId, event, types, warnings, now)
+      if (row) rows.push(row)
+    }
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      await tx
+        .insertInto('events')
+        .values(rows.slice(i, i + CHUNK))
+        .onConflict((oc) => oc.doNothing())
+        .execute()
+    }
+    await insertWarnings(tx, projectId, warnings, now)
+    return { stored: rows.length, dropped: batch.events.length - rows.length }
+  })
+}
+
+async function processEvent(
+  tx: Executor,
+  database: Database,
+  projectId: number,
+  event: CapturedEvent,
+  types: GroupTypeResolver,
+  warnings: Warning[],
+  now: string,
+): Promise<EventsTable | undefined> {
+  const properties = { ...event.properties }
+  const row: EventsTable = {
+    project_id: projectId,
+    uuid: event.uuid,
+    event: event.event,
+    distinct_id: event.distinct_id,
+    properties: '',
+    timestamp: event.timestamp,
+    created_at: now,
+    group_0: null,
+    group_1: null,
+    group_2: null,
+    group_3: null,
+    group_4: null,
+  }
+  const personProcessing = properties.$process_person_profile !== false
+  if (isPlainObject(properties.$groups) && personProcessing) {
+    for (const [name, key] of Object.entries(properties.$groups)) {
+      if (typeof key !== 'string' && typeof key !== 'number') continue
+      const index = await types.index(name, event.timestamp)
+      if (index === null) continue
+      row[`group_${index}` as GroupColumn] = String(key)
+      properties[`$group_${index}`] = key
+    }
+  }
+  if (event.event === '$groupidentify') {
+    const { $group_type: type, $group_key: rawKey } = properties
+    const set = properties.$group_set ?? {}
+    if (typeof type === 'string' && rawKey !== undefined && rawKey !== null) {
+      const key = String(rawKey)
+      if (key.length > MAX_GROUP_KEY_LENGTH) {
+        warnings.push({
+          type: 'group_key_too_long',
+          details: {
+            eventUuid: event.uuid,
+            groupType: type,
+            groupKeyLength: key.length,
+            maxLength: MAX_GROUP_KEY_LENGTH,
+          },
+        })
+        return undefined
+      }
+      if (!isPlainObject(set)) {
+        warnings.push({
+          type: 'invalid_group_set',
+          details: { eventUuid: event.uuid, groupType: type, groupKey: key },
+        })
+        return undefined
+      }
+      const index = await types.index(type, event.timestamp)
+      if (index !== null && personProcessing) {
+        await mergeGroup(tx, database.engine, projectId, index, key, set, event.timestamp)
+      }
+    }
+  }
+  row.properties = JSON.stringify(properties)
+  return row
+}

@@ -1,0 +1,133 @@
+/** Groups (a group type index and key within a project) and their properties. */
+import { sql } from 'kysely'
+import { type Executor, fromJson, nowIso, toJson } from '../db/database.ts'
+import { type Engine, forUpdate } from '../db/dialect.ts'
+
+export interface Group {
+  group_type_index: number
+  group_key: string
+  group_properties: Record<string, unknown>
+  created_at: string
+}
+
+/** Longest group key (PostHog drops $groupidentify events beyond it). */
+export const MAX_GROUP_KEY_LENGTH = 400
+
+const columns = ['group_type_index', 'group_key', 'group_properties', 'created_at'] as const
+
+function decode(row: {
+  group_type_index: number
+  group_key: string
+  group_properties: string
+  created_at: string
+}): Group {
+  return { ...row, group_properties: fromJson<Record<string, unknown>>(row.group_properties) }
+}
+
+/**
+ * $groupidentify: the first event creates the group with its time as created_at; later ones
+ * shallow-merge `set` into the properties, in arrival order. The row is locked between read and
+ * write so concurrent merges into one group apply one after the other.
+ */
+export async function mergeGroup(
+  db: Executor,
+  engine: Engine,
+  projectId: number,
+  index: number,
+  key: string,
+  set: Record<string, unknown>,
+  createdAt: string,
+): Promise<void> {
+  const now = nowIso()
+  const inserted = await db
+    .insertInto('groups')
+    .values({
+      project_id: projectId,
+      group_type_index: index,
+      group_key: key,
+      group_properties: toJson(set),
+      created_at: createdAt,
+      updated_at: now,
+    })
+    .onConflict((oc) => oc.doNothing())
+    .returning('group_key')
+    .executeTakeFirst()
+  if (inserted || Object.keys(set).length === 0) return
+  const current = await forUpdate(
+    engine,
+    selectGroup(db, projectId, index, key).select('group_properties'),
+  ).executeTakeFirst()
+  const merged = { ...fromJson<Record<string, unknown>>(current?.group_properties ?? '{}'), ...set }
+  await db
+    .updateTable('groups')
+    .set({ group_properties: toJson(merged), updated_at: now })
+    .where('project_id', '=', projectId)
+    .where('group_type_index', '=', index)
+    .where('group_key', '=', key)
+    .execute()
+}
+
+function selectGroup(db: Executor, projectId: number, index: number, key: string) {
+  return db
+    .selectFrom('groups')
+    .where('project_id', '=', projectId)
+    .where('group_type_index', '=', index)
+    .where('group_key', '=', key)
+}
+
+export async function findGroup(
+  db: Executor,
+  projectId: number,
+  index: number,
+  key: string,
+): Promise<Group | undefined> {
+  const row = await selectGroup(db, projectId, index, key).select(columns).executeTakeFirst()
+  return row && decode(row)
+}
+
+export interface GroupQuery {
+  projectId: number
+  index: number
+  /** Key equal to it, or properties containing it (case-insensitive). */
+  search?: string
+  /** Key containing it (case-insensitive). */
+  keyContains?: string
+  /** Keyset cursor: strictly after (created_at, group_key) in newest-first order. */
+  after?: { createdAt: string; key: string }
+  limit: number
+}
+
+const likePattern = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+
+/** Newest first, ties by key descending; one more row than asked tells whether there is a next page. */
+export async function listGroups(db: Executor, q: GroupQuery): Promise<Group[]> {
+  let query = db
+    .selectFrom('groups')
+    .select(columns)
+    .where('project_id', '=', q.projectId)
+    .where('group_type_index', '=', q.index)
+  if (q.search) {
+    const pattern = likePattern(q.search)
+    const search = q.search
+    query = query.where((eb) =>
+      eb.or([
+        eb('group_key', '=', search),
+        eb(sql`lower(cast(group_properties as text))`, 'like', sql`${pattern} escape '\\'`),
+      ]),
+    )
+  }
+  if (q.keyContains) {
+    query = query.where(sql`lower(group_key)`, 'like', sql`${likePattern(q.keyContains)} escape '\\'`)
+  }
+  if (q.after) {
+    const { createdAt, key } = q.after
+    query = query.where((eb) =>
+      eb.or([
+        eb('created_at', '<', createdAt),
+        eb.and([eb('created_at', '=', createdAt), eb('group_key', '<', key)]),
+      ]),
+    )
+  }
+  const rows = await query.orderBy('created_at', 'desc').orderBy('group_key', 'desc').limit(q.limit).execute()
+  return rows.map(decode)
+}
