@@ -2,7 +2,6 @@
 import { ConfigError, loadConfig } from '../config.ts'
 import { Database } from '../db/database.ts'
 import { migrate } from '../db/migrate.ts'
-import { serve } from '../main.ts'
 import * as groupTypes from './group-types-commands.ts'
 import { createOutput, UsageError } from './output.ts'
 import * as tenancy from './tenancy-commands.ts'
@@ -42,12 +41,15 @@ async function run(argv: string[]): Promise<number> {
   const out = createOutput(json)
   const [first, second] = argv
   if (!first || first === 'help' || first === '--help' || first === '-h') {
-    process.stdout.write(`${USAGE}\n`)
+    // Asked-for help is the result; help for a missing command is an error message.
+    ;(first ? process.stdout : process.stderr).write(`${USAGE}\n`)
     return first ? 0 : 2
   }
   try {
     const config = loadConfig()
     if (first === 'serve') {
+      // Loaded on demand: the server's modules would slow every other command's start.
+      const { serve } = await import('../main.ts')
       await serve(config)
       return -1
     }

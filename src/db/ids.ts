@@ -1,10 +1,24 @@
 import { randomBytes } from 'node:crypto'
 
-/** RFC 9562 UUIDv7: 48-bit millisecond timestamp, then random bits; sorts by creation time. */
+let lastMs = -1
+let sequence = 0
+
+/**
+ * RFC 9562 UUIDv7: 48-bit millisecond timestamp, a 12-bit sequence (§6.2 method 1), then random
+ * bits. Ids made by one process sort in creation order, even within one millisecond.
+ */
 export function uuidv7(now: number = Date.now()): string {
   const bytes = randomBytes(16)
-  bytes.writeUIntBE(now, 0, 6)
-  bytes[6] = ((bytes[6] as number) & 0x0f) | 0x70
+  if (now > lastMs) {
+    lastMs = now
+    sequence = (bytes[6] as number) & 0x07 // a random start that leaves room to count up
+  } else if (++sequence > 0xfff) {
+    lastMs++ // the sequence ran out: borrow the next millisecond
+    sequence = 0
+  }
+  bytes.writeUIntBE(lastMs, 0, 6)
+  bytes[6] = 0x70 | (sequence >> 8)
+  bytes[7] = sequence & 0xff
   bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80
   const hex = bytes.toString('hex')
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
