@@ -14,7 +14,9 @@ import path from 'node:path'
 import autocannon from 'autocannon'
 import pg from 'pg'
 import { Database } from '../src/db/database.ts'
+import { uuidv7 } from '../src/db/ids.ts'
 import { migrate } from '../src/db/migrate.ts'
+import type { EventsTable } from '../src/db/schema.ts'
 import { register } from '../src/group-types/service.ts'
 import { createPersonalApiKey } from '../src/tenancy/keys.ts'
 import { createOrganization } from '../src/tenancy/organizations.ts'
@@ -118,7 +120,7 @@ async function seed(database: Database) {
   for (const name of ['company', 'workspace', 'team', 'account', 'region']) {
     await register(db, project.id, name, new Date().toISOString())
   }
-  return { projectId: project.id, key: plaintext }
+  return { projectId: project.id, key: plaintext, token: project.api_token }
 }
 
 function scenarios(projectId: number, metricId: string): Scenario[] {
@@ -185,6 +187,63 @@ function scenarios(projectId: number, metricId: string): Scenario[] {
   ]
 }
 
+const EVENTS_PER_BATCH = 100
+
+function captureBatch(token: string) {
+  return JSON.stringify({
+    api_key: token,
+    batch: Array.from({ length: EVENTS_PER_BATCH }, (_, i) => ({
+      event: 'report viewed',
+      distinct_id: `user-${i % 10}`,
+      properties: { $groups: { company: `acme-${i % 7}`, workspace: `ws-${i % 3}` }, $browser: 'Firefox', i },
+    })),
+  })
+}
+
+/**
+ * The storage baseline: the same 100 rows per batch inserted straight through Kysely, one
+ * transaction per batch, for the same duration, with 4 batches in flight.
+ */
+async function storageBaseline(database: Database, projectId: number): Promise<number> {
+  const deadline = Date.now() + DURATION * 1000
+  let batches = 0
+  const worker = async () => {
+    while (Date.now() < deadline) {
+      const now = new Date().toISOString()
+      const rows: EventsTable[] = Array.from({ length: EVENTS_PER_BATCH }, (_, i) => ({
+        project_id: projectId,
+        uuid: uuidv7(),
+        event: 'report viewed',
+        distinct_id: `user-${i % 10}`,
+        properties: JSON.stringify({
+          $groups: { company: `acme-${i % 7}`, workspace: `ws-${i % 3}` },
+          $browser: 'Firefox',
+          i,
+          $group_0: `acme-${i % 7}`,
+          $group_1: `ws-${i % 3}`,
+        }),
+        timestamp: now,
+        created_at: now,
+        group_0: `acme-${i % 7}`,
+        group_1: `ws-${i % 3}`,
+        group_2: null,
+        group_3: null,
+        group_4: null,
+      }))
+      await database.transaction((tx) => tx.insertInto('events').values(rows).execute())
+      batches++
+    }
+  }
+  await Promise.all([worker(), worker(), worker(), worker()])
+  return Math.round((batches * EVENTS_PER_BATCH) / DURATION)
+}
+
+function openExisting(env: Record<string, string>): Database {
+  return env.DATABASE_URL
+    ? Database.postgres(env.DATABASE_URL)
+    : Database.sqlite(env.GROUPD_DATA_DIR as string)
+}
+
 function spawnServer(args: string[], env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, args, {
     env: { ...process.env, ...env },
@@ -206,7 +265,7 @@ async function main() {
       continue
     }
     const { database, env, cleanup } = await openDatabase(engine)
-    const { projectId, key } = await seed(database)
+    const { projectId, key, token } = await seed(database)
     await database.close()
     const port = await freePort()
     const server = spawnServer(['bin/groupd', 'serve'], {
@@ -274,6 +333,36 @@ async function main() {
           ratio_vs_baseline: Number((result.reqPerSec / b.reqPerSec).toFixed(3)),
         })
       }
+      const capture = await load(
+        base,
+        [
+          {
+            method: 'POST',
+            path: '/batch/',
+            headers: { 'content-type': 'application/json' },
+            body: captureBatch(token),
+          },
+        ],
+        {},
+      )
+      const captureEventsPerSec = capture.reqPerSec * EVENTS_PER_BATCH
+      console.error(`${engine.padEnd(8)}  capture: ${captureEventsPerSec} events/s`)
+      const direct = await openExisting(env)
+      const baselineEventsPerSec = await storageBaseline(direct, projectId)
+      await direct.close()
+      console.error(`${engine.padEnd(8)}  storage baseline: ${baselineEventsPerSec} events/s`)
+      rows.push({
+        engine,
+        scenario: `POST /batch/ (${EVENTS_PER_BATCH} events with $groups)`,
+        req_per_sec: capture.reqPerSec,
+        events_per_sec: captureEventsPerSec,
+        p50_ms: capture.p50,
+        p99_ms: capture.p99,
+        errors: capture.errors,
+        non_2xx: capture.non2xx,
+        baseline_events_per_sec: baselineEventsPerSec,
+        ratio_vs_baseline: Number((captureEventsPerSec / baselineEventsPerSec).toFixed(3)),
+      })
     } finally {
       server.kill('SIGTERM')
       await new Promise((r) => server.once('exit', r))

@@ -63,7 +63,8 @@ export async function ingest(
   batch: CaptureBatch,
 ): Promise<IngestResult> {
   const now = new Date().toISOString()
-  return database.transaction(async (tx) => {
+  // Concurrent batches can lock the same groups in opposite orders; PostgreSQL then aborts one.
+  return database.retryingTransaction(async (tx) => {
     const warnings: Warning[] = [...batch.warnings]
     const types = new GroupTypeResolver(tx, projectId, await groupTypeIndexes(tx, projectId), warnings)
     const rows: EventsTable[] = []

@@ -9,6 +9,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'k
 import pg from 'pg'
 import type { DatabaseConfig } from '../config.ts'
 import { type Engine, pgTypes } from './dialect.ts'
+import { isRetryableConflict } from './errors.ts'
 import type { DB } from './schema.ts'
 
 export type Executor = Kysely<DB> | Transaction<DB>
@@ -82,6 +83,20 @@ export class Database {
         throw error
       }
     })
+  }
+
+  /**
+   * transaction(fn), run again when PostgreSQL aborts it for a deadlock or serialization failure.
+   * Only for fn whose whole effect is inside the transaction.
+   */
+  async retryingTransaction<T>(fn: (tx: Executor) => Promise<T>, attempts = 3): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transaction(fn)
+      } catch (error) {
+        if (attempt >= attempts || !isRetryableConflict(error)) throw error
+      }
+    }
   }
 
   async ping(): Promise<void> {

@@ -41,3 +41,9 @@ export function isUnavailable(error: unknown): boolean {
     message,
   )
 }
+
+/** PostgreSQL deadlock (40P01) or serialization failure (40001): the transaction may simply be run again. */
+export function isRetryableConflict(error: unknown): boolean {
+  const code = asDriverError(error)?.code
+  return code === '40P01' || code === '40001'
+}
