@@ -272,6 +272,7 @@ async function main() {
       ...env,
       PORT: String(port),
       GROUPD_LOG_LEVEL: 'warn',
+      GROUPD_RATE_LIMIT: 'off',
     })
     const base = `http://127.0.0.1:${port}`
     try {

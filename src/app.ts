@@ -18,11 +18,14 @@ import { validateBody } from './http/validation.ts'
 import { ingestionWarningRoutes } from './ingestion-warnings/routes.ts'
 import { opsRoutes } from './ops/routes.ts'
 import { projectRoutes } from './projects/routes.ts'
+import { type RateLimitConfig, RateLimiter } from './rate-limit/limiter.ts'
 
 export interface AppDeps {
   database: Database
   trustProxy?: boolean
   logLevel?: string
+  /** Personal-API-key throttling; off unless given. */
+  rateLimit?: RateLimitConfig
 }
 
 /** Largest accepted API request body. */
@@ -32,6 +35,7 @@ export async function buildApp({
   database,
   trustProxy = false,
   logLevel,
+  rateLimit,
 }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logLevel ? { level: logLevel } : false,
@@ -57,7 +61,11 @@ export async function buildApp({
 
   registerContentTypes(app)
   registerErrorHandler(app)
-  registerAuth(app, database)
+  const limiter = new RateLimiter(
+    () => database.rateLimitDb(),
+    rateLimit ?? { enabled: false, burst: 0, sustained: 0 },
+  )
+  registerAuth(app, database, limiter)
   const addMethodNotAllowedRoutes = trackRoutes(app)
 
   await app.register(swagger, {

@@ -3,6 +3,7 @@
  * that names the variable.
  */
 import path from 'node:path'
+import type { RateLimitConfig } from './rate-limit/limiter.ts'
 
 export type DatabaseConfig = { engine: 'postgres'; url: string } | { engine: 'sqlite'; dataDir: string }
 
@@ -15,6 +16,7 @@ export interface Config {
   logLevel: string
   /** How long SIGTERM waits for in-flight requests before exiting anyway. */
   shutdownTimeoutMs: number
+  rateLimit: RateLimitConfig
 }
 
 export class ConfigError extends Error {}
@@ -56,5 +58,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: bool(env, 'GROUPD_TRUST_PROXY', false),
     logLevel: env.GROUPD_LOG_LEVEL || 'info',
     shutdownTimeoutMs: int(env, 'GROUPD_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    rateLimit: {
+      enabled: bool(env, 'GROUPD_RATE_LIMIT', true),
+      burst: int(env, 'GROUPD_RATE_LIMIT_BURST', 480, 1, 1_000_000),
+      sustained: int(env, 'GROUPD_RATE_LIMIT_SUSTAINED', 4800, 1, 100_000_000),
+    },
   }
 }

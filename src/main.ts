@@ -7,7 +7,12 @@ import { migrate } from './db/migrate.ts'
 export async function serve(config: Config): Promise<void> {
   const database = Database.open(config.database)
   await migrate(database)
-  const app = await buildApp({ database, trustProxy: config.trustProxy, logLevel: config.logLevel })
+  const app = await buildApp({
+    database,
+    trustProxy: config.trustProxy,
+    logLevel: config.logLevel,
+    rateLimit: config.rateLimit,
+  })
   await app.listen({ host: config.host, port: config.port })
   app.log.info({ engine: database.engine }, 'groupd ready')
 

@@ -10,6 +10,7 @@ import pg from 'pg'
 import type { DatabaseConfig } from '../config.ts'
 import { type Engine, pgTypes } from './dialect.ts'
 import { isRetryableConflict } from './errors.ts'
+import { createRateLimitTable } from './migrations/005-rate-limits.ts'
 import type { DB } from './schema.ts'
 
 export type Executor = Kysely<DB> | Transaction<DB>
@@ -27,10 +28,13 @@ export interface PostgresOptions {
 export const SQLITE_BUSY_TIMEOUT_MS = 5_000
 
 export class Database {
+  private sidecar: Promise<Kysely<DB>> | undefined
+
   private constructor(
     readonly engine: Engine,
     readonly db: Kysely<DB>,
     private readonly onClose: () => Promise<void>,
+    private readonly dataDir?: string,
   ) {}
 
   static postgres(url: string, options: PostgresOptions = {}): Database {
@@ -58,7 +62,7 @@ export class Database {
     sqlite.pragma('synchronous = FULL')
     sqlite.pragma('foreign_keys = ON')
     const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
-    return new Database('sqlite', db, () => db.destroy())
+    return new Database('sqlite', db, () => db.destroy(), dataDir)
   }
 
   static open(config: DatabaseConfig): Database {
@@ -99,11 +103,32 @@ export class Database {
     }
   }
 
+  /**
+   * Where rate-limit counters live: the main database on PostgreSQL (an UNLOGGED table), a side
+   * file `ratelimit.sqlite` next to the embedded database (synchronous=OFF: counters may be lost
+   * in a power cut, and counting does not wait for the main database's write lock or fsync).
+   */
+  rateLimitDb(): Promise<Kysely<DB>> {
+    if (this.engine === 'postgres' || !this.dataDir) return Promise.resolve(this.db)
+    this.sidecar ??= (async () => {
+      const sqlite = new SQLite(path.join(this.dataDir as string, 'ratelimit.sqlite'), {
+        timeout: SQLITE_BUSY_TIMEOUT_MS,
+      })
+      sqlite.pragma('journal_mode = WAL')
+      sqlite.pragma('synchronous = OFF')
+      const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
+      await createRateLimitTable(db)
+      return db
+    })()
+    return this.sidecar
+  }
+
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db)
   }
 
   async close(): Promise<void> {
+    if (this.sidecar) await (await this.sidecar).destroy()
     await this.onClose()
   }
 }

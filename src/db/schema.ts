@@ -115,6 +115,15 @@ export interface IngestionWarningsTable {
   timestamp: string
 }
 
+export interface RateLimitsTable {
+  key_id: string
+  /** Epoch milliseconds */
+  minute_start: number
+  minute_count: number
+  hour_start: number
+  hour_count: number
+}
+
 export interface SchemaMigrationsTable {
   name: string
   applied_at: string
@@ -131,6 +140,7 @@ export interface DB {
   events: EventsTable
   groups: GroupsTable
   ingestion_warnings: IngestionWarningsTable
+  rate_limits: RateLimitsTable
   groupd_migrations: SchemaMigrationsTable
 }
 

@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Database } from '../db/database.ts'
 import type { Project } from '../db/schema.ts'
+import type { RateLimiter } from '../rate-limit/limiter.ts'
 import { findActiveKey, type PersonalApiKey, touchLastUsed } from '../tenancy/keys.ts'
 import { currentProjectId, getProjectForUser } from '../tenancy/projects.ts'
 import { grants, type ScopeAction, type ScopeObject } from '../tenancy/scopes.ts'
@@ -73,7 +74,7 @@ function requiredScopes(
   return { objects, action: auth.action ?? actionFor(method) }
 }
 
-export function registerAuth(app: FastifyInstance, database: Database): void {
+export function registerAuth(app: FastifyInstance, database: Database, limiter: RateLimiter): void {
   app.decorateRequest('apiKey', null)
   app.decorateRequest('project', null)
 
@@ -115,6 +116,9 @@ export function registerAuth(app: FastifyInstance, database: Database): void {
       if (!project.level) throw permissionDenied("You don't have access to the project.")
       request.project = project
     }
+
+    // Throttles come last, as in DRF: refused requests do not spend the budget.
+    await limiter.check(key.id)
   })
 }
 

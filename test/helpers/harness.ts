@@ -13,6 +13,7 @@ import { Database } from '../../src/db/database.ts'
 import type { Engine } from '../../src/db/dialect.ts'
 import { migrate } from '../../src/db/migrate.ts'
 import type { MembershipLevel, Organization, Project, User } from '../../src/db/schema.ts'
+import type { RateLimitConfig } from '../../src/rate-limit/limiter.ts'
 import { createPersonalApiKey } from '../../src/tenancy/keys.ts'
 import { createOrganization } from '../../src/tenancy/organizations.ts'
 import { createProject } from '../../src/tenancy/projects.ts'
@@ -72,10 +73,12 @@ export interface TestServer extends TestDatabase {
   close(): Promise<void>
 }
 
-export async function startServer(options: { trustProxy?: boolean } = {}): Promise<TestServer> {
+export async function startServer(
+  options: { trustProxy?: boolean; rateLimit?: RateLimitConfig } = {},
+): Promise<TestServer> {
   const testDb = await openTestDatabase()
   await migrate(testDb.database)
-  const app = await buildApp({ database: testDb.database, trustProxy: options.trustProxy })
+  const app = await buildApp({ database: testDb.database, ...options })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   if (!address || typeof address === 'string') throw new Error('no address')

@@ -3,6 +3,13 @@ import { m001Tenancy } from './001-tenancy.ts'
 import { m002GroupTypes } from './002-group-types.ts'
 import { m003GroupUsageMetrics } from './003-group-usage-metrics.ts'
 import { m004Capture } from './004-capture.ts'
+import { m005RateLimits } from './005-rate-limits.ts'
 
 /** In order of application; never reorder or edit an applied migration, add a new one. */
-export const migrations: Migration[] = [m001Tenancy, m002GroupTypes, m003GroupUsageMetrics, m004Capture]
+export const migrations: Migration[] = [
+  m001Tenancy,
+  m002GroupTypes,
+  m003GroupUsageMetrics,
+  m004Capture,
+  m005RateLimits,
+]
