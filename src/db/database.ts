@@ -46,9 +46,11 @@ export class Database {
       idleTimeoutMillis: 30_000,
       types: pgTypes(),
     })
-    // An idle client losing its connection (database restart) must not crash the process; the
-    // next checkout gets a fresh connection.
+    // A client losing its connection (database restart) emits 'error': on the pool while idle, on
+    // the client itself while checked out (inside a transaction). Unhandled, either would crash the
+    // process; the query in flight fails on its own and the pool replaces the client.
     pool.on('error', () => {})
+    pool.on('connect', (client) => client.on('error', () => {}))
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
     return new Database('postgres', db, () => db.destroy())
   }
