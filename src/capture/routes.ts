@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Database } from '../db/database.ts'
 import { ApiError } from '../http/errors.ts'
+import { queryParams } from '../http/query.ts'
 import { getProjectByToken } from '../tenancy/projects.ts'
 import { PERSONAL_API_KEY_PREFIX } from '../tenancy/tokens.ts'
 import { decodeCapture, MAX_CAPTURE_PAYLOAD_BYTES } from './decode.ts'
@@ -23,14 +24,6 @@ const invalidKey = () =>
     'invalid_api_key',
     'Project API key invalid. You can find your project API key in PostHog project settings.',
   )
-
-function firstValues(query: unknown): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {}
-  for (const [key, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
-    out[key] = Array.isArray(value) ? String(value[0]) : typeof value === 'string' ? value : undefined
-  }
-  return out
-}
 
 /** Browsers send events cross-origin: echo the origin and allow credentials, as PostHog does. */
 function cors(request: FastifyRequest, reply: FastifyReply): void {
@@ -51,7 +44,7 @@ export async function captureRoutes(
   app.addHook('onRequest', async (request, reply) => cors(request, reply))
 
   const handle = async (request: FastifyRequest) => {
-    const query = firstValues(request.query)
+    const query = queryParams(request.query)
     const payload = await decodeCapture({
       method: request.method,
       body: request.body as Buffer | undefined,

@@ -1,10 +1,10 @@
 /** PostHog's groups read API: list (keyset cursor, newest first) and find by key. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { FastifyRequest } from 'fastify'
 import type { Database } from '../db/database.ts'
 import { projectOf } from '../http/auth.ts'
 import { notFound, validationError } from '../http/errors.ts'
+import { queryParams } from '../http/query.ts'
 import { Nullable, ProjectIdParam, responses } from '../http/schemas.ts'
 import { drfDateTime } from '../http/wire.ts'
 import { findGroup, type Group, listGroups } from './store.ts'
@@ -19,15 +19,6 @@ const GroupSchema = Type.Object({
 })
 
 const serialize = (g: Group) => ({ ...g, created_at: drfDateTime(g.created_at) as string })
-
-function queryOf(request: FastifyRequest): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries((request.query ?? {}) as Record<string, unknown>)) {
-    if (typeof v === 'string') out[k] = v
-    else if (Array.isArray(v) && typeof v[0] === 'string') out[k] = v[0]
-  }
-  return out
-}
 
 function indexParam(raw: string | undefined, missing: string): number {
   if (!raw) throw validationError('invalid_input', missing, 'group_type_index')
@@ -88,7 +79,7 @@ export const groupRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = as
       },
     },
     async (request) => {
-      const q = queryOf(request)
+      const q = queryParams(request.query)
       const index = indexParam(
         q.group_type_index,
         'You must pass ?group_type_index= in this URL. To get a list of valid group types, call /api/:project_id/groups_types/.',
@@ -127,7 +118,7 @@ export const groupRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = as
       },
     },
     async (request) => {
-      const q = queryOf(request)
+      const q = queryParams(request.query)
       const index = indexParam(q.group_type_index, 'This query parameter is required.')
       if (!q.group_key)
         throw validationError('invalid_input', 'This query parameter is required.', 'group_key')

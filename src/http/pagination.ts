@@ -6,6 +6,7 @@
 import type { TSchema } from '@sinclair/typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
+import { queryParams } from './query.ts'
 
 export const DEFAULT_PAGE_SIZE = 100
 /** A bound PostHog lacks: one page never holds more than this many rows. */
@@ -23,7 +24,7 @@ function parseInteger(raw: unknown): number | undefined {
 
 /** limit: missing, invalid, 0 or negative → default, capped; offset: invalid or negative → 0. */
 export function pageRequest(query: unknown): PageRequest {
-  const q = (query ?? {}) as Record<string, unknown>
+  const q = queryParams(query)
   const limit = parseInteger(q.limit)
   const offset = parseInteger(q.offset)
   return {

@@ -1,0 +1,12 @@
+/**
+ * Query parameters as Django's `request.GET.get` reads them: one string per key, the last one when
+ * a key repeats.
+ */
+export function queryParams(query: unknown): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [key, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    const last = Array.isArray(value) ? value.at(-1) : value
+    if (typeof last === 'string') out[key] = last
+  }
+  return out
+}
