@@ -12,7 +12,7 @@ import { metricRoutes } from './group-usage-metrics/routes.ts'
 import { groupRoutes } from './groups/routes.ts'
 import { registerAuth } from './http/auth.ts'
 import { registerContentTypes } from './http/content-types.ts'
-import { registerErrorHandler } from './http/error-handler.ts'
+import { clientErrorHandler, frameworkErrors, registerErrorHandler } from './http/error-handler.ts'
 import { trackRoutes } from './http/method-not-allowed.ts'
 import { validateBody } from './http/validation.ts'
 import { ingestionWarningRoutes } from './ingestion-warnings/routes.ts'
@@ -43,6 +43,9 @@ export async function buildApp({
     bodyLimit: API_BODY_LIMIT_BYTES,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 500 },
     ajv: { customOptions: { coerceTypes: false } },
+    // Errors raised before routing, or by Node's HTTP parser, in the envelope too.
+    frameworkErrors,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // Bodies get DRF's validation; path and query parameters are parsed by the handlers, which

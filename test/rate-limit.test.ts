@@ -66,7 +66,7 @@ describe('rate limiting', () => {
 describe('rate limiting across processes', () => {
   let testDb: TestDatabase
   let servers: ServerProcess[]
-  const env = { GROUPD_RATE_LIMIT_BURST: '30', GROUPD_RATE_LIMIT_SUSTAINED: '45' }
+  const env = { GROUPD_RATE_LIMIT: 'on', GROUPD_RATE_LIMIT_BURST: '30', GROUPD_RATE_LIMIT_SUSTAINED: '45' }
   before(async () => {
     testDb = await openTestDatabase()
     await migrate(testDb.database)
@@ -91,6 +91,7 @@ describe('rate limiting across processes', () => {
     assert.equal(statuses.filter((r) => r.status === 429).length, 10)
     const sustained = await startServerProcess({
       ...testDb.env,
+      GROUPD_RATE_LIMIT: 'on',
       GROUPD_RATE_LIMIT_BURST: '1000',
       GROUPD_RATE_LIMIT_SUSTAINED: '45',
     })

@@ -5,11 +5,17 @@
  * a gzip bomb is stopped at the limit, never inflated in full.
  */
 import { gunzip } from 'node:zlib'
+import { storableJson } from '../db/text.ts'
 import { ApiError } from '../http/errors.ts'
 import { decompressLz64, OutputTooLarge } from './lz64.ts'
 
 /** Largest decompressed capture payload. */
 export const MAX_CAPTURE_PAYLOAD_BYTES = 20 * 1024 * 1024
+/**
+ * Deepest accepted nesting: serde_json's recursion limit, which PostHog's capture parses with.
+ * Storage and responses serialize recursively; a deeper payload would overflow the stack (500).
+ */
+export const MAX_PAYLOAD_DEPTH = 128
 
 export const invalidPayload = (detail: string) => new ApiError('invalid_payload', detail)
 const tooLarge = () =>
@@ -42,12 +48,32 @@ function base64Decode(text: string): string | undefined {
   return Buffer.from(clean.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')
 }
 
+/** Whether JSON text nests objects and arrays deeper than `max` (strings skipped, one pass). */
+function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true
+    } else if (c === 0x7d || c === 0x5d) depth--
+  }
+  return false
+}
+
 function parseJson(text: string): unknown {
   const trimmed = text.trim()
   const candidate =
     trimmed.startsWith('{') || trimmed.startsWith('[') ? trimmed : (base64Decode(trimmed) ?? trimmed)
+  if (nestsDeeperThan(candidate, MAX_PAYLOAD_DEPTH)) {
+    throw invalidPayload('Malformed request data: Invalid JSON: recursion limit exceeded')
+  }
   try {
-    return JSON.parse(candidate)
+    return JSON.parse(storableJson(candidate))
   } catch (error) {
     throw invalidPayload(`Malformed request data: Invalid JSON: ${(error as Error).message}`)
   }

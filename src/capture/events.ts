@@ -46,7 +46,8 @@ function tokenOf(value: unknown): string | undefined {
 function parseSentAt(query: Record<string, string | undefined>, body: unknown): number | undefined {
   const raw = query._ ?? (isPlainObject(body) ? body.sent_at : undefined)
   if (raw === undefined || raw === null || raw === '') return undefined
-  const text = String(raw)
+  // Not String(raw): an object whose own `toString` is not a function would throw (a 500).
+  const text = typeof raw === 'string' || typeof raw === 'number' ? String(raw) : JSON.stringify(raw)
   if (/^\d+(\.\d+)?$/.test(text)) return text.length > 11 ? Number(text) : Number(text) * 1000
   const ms = Date.parse(text)
   if (Number.isNaN(ms)) throw invalidPayload(`Malformed request data, invalid sent at: ${text}`)
@@ -54,8 +55,17 @@ function parseSentAt(query: Record<string, string | undefined>, body: unknown): 
 }
 
 /**
+ * Event times PostHog keeps: years 1 to 9999 (it ignores timestamps outside 0-9999; PostgreSQL has
+ * no year 0, and neither engine could store or order the expanded years toISOString writes).
+ */
+const MIN_EVENT_MS = Date.parse('0001-01-01T00:00:00.000Z')
+const MAX_EVENT_MS = Date.parse('9999-12-31T23:59:59.999Z')
+const inRange = (ms: number) => ms >= MIN_EVENT_MS && ms <= MAX_EVENT_MS
+
+/**
  * PostHog's rule: a `timestamp` is shifted by (server now − client sent_at) when sent_at is known;
- * an `offset` (ms before sending) counts back from now; otherwise now.
+ * an `offset` (ms before sending) counts back from now; otherwise now. A time out of range is
+ * ignored with a warning.
  */
 function eventTime(
   raw: Record<string, unknown>,
@@ -63,20 +73,21 @@ function eventTime(
   sentAt: number | undefined,
   warnings: Warning[],
 ): string {
-  if (raw.timestamp !== undefined && raw.timestamp !== null) {
-    const ms = typeof raw.timestamp === 'number' ? raw.timestamp : Date.parse(String(raw.timestamp))
-    if (Number.isFinite(ms) && Math.abs(ms) < 8.64e15) {
-      const shifted = sentAt === undefined ? ms : ms + (now - sentAt)
-      if (Math.abs(shifted) < 8.64e15) return new Date(shifted).toISOString()
-    }
-    warnings.push({
-      type: 'ignored_invalid_timestamp',
-      details: { timestamp: String(raw.timestamp).slice(0, 100) },
-    })
+  const ignored = (value: unknown) => {
+    const text = typeof value === 'string' ? value : JSON.stringify(value)
+    warnings.push({ type: 'ignored_invalid_timestamp', details: { timestamp: text.slice(0, 100) } })
     return new Date(now).toISOString()
   }
-  if (typeof raw.offset === 'number' && Number.isFinite(raw.offset))
-    return new Date(now - raw.offset).toISOString()
+  const { timestamp, offset } = raw
+  if (timestamp !== undefined && timestamp !== null) {
+    const ms =
+      typeof timestamp === 'number' ? timestamp : typeof timestamp === 'string' ? Date.parse(timestamp) : NaN
+    const shifted = sentAt === undefined ? ms : ms + (now - sentAt)
+    return inRange(ms) && inRange(shifted) ? new Date(shifted).toISOString() : ignored(timestamp)
+  }
+  if (typeof offset === 'number' && Number.isFinite(offset)) {
+    return inRange(now - offset) ? new Date(now - offset).toISOString() : ignored(offset)
+  }
   return new Date(now).toISOString()
 }
 

@@ -121,7 +121,8 @@ async function processEvent(
   if (event.event === '$groupidentify') {
     const { $group_type: type, $group_key: rawKey } = properties
     const set = properties.$group_set ?? {}
-    if (typeof type === 'string' && rawKey !== undefined && rawKey !== null) {
+    // A key is a scalar: String() of an object whose own `toString` is not a function would throw.
+    if (typeof type === 'string' && rawKey !== undefined && rawKey !== null && typeof rawKey !== 'object') {
       const key = String(rawKey)
       if (key.length > MAX_GROUP_KEY_LENGTH) {
         warnings.push({

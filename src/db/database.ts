@@ -12,6 +12,7 @@ import { type Engine, pgTypes } from './dialect.ts'
 import { isRetryableConflict } from './errors.ts'
 import { createRateLimitTable } from './migrations/005-rate-limits.ts'
 import type { DB } from './schema.ts'
+import { storableJson } from './text.ts'
 
 export type Executor = Kysely<DB> | Transaction<DB>
 
@@ -162,8 +163,9 @@ export function nowIso(): string {
   return new Date().toISOString()
 }
 
+/** JSON for storage; NUL and unpaired surrogates become U+FFFD (PostgreSQL's jsonb refuses them). */
 export function toJson(value: unknown): string {
-  return JSON.stringify(value)
+  return storableJson(JSON.stringify(value))
 }
 
 export function fromJson<T>(text: string): T

@@ -11,7 +11,7 @@ import {
   serializeGroupType,
   UpdateMetadataBody,
 } from './schema.ts'
-import { updateMetadata } from './service.ts'
+import { MAX_GROUP_TYPES_PER_PROJECT, updateMetadata } from './service.ts'
 import { deleteGroupType, getGroupType, listGroupTypes, updateGroupType } from './store.ts'
 
 const groupTypeNotFound = () => notFound('Group type not found')
@@ -99,6 +99,8 @@ export const groupTypeRoutes: FastifyPluginAsyncTypebox<{ database: Database }> 
     async (request) => {
       const projectId = projectOf(request).id
       const { group_type_index: index, default_columns } = request.body
+      // Only 0..4 can name a group type; a huge index would also overflow PostgreSQL's integer (500).
+      if (index < 0 || index >= MAX_GROUP_TYPES_PER_PROJECT) throw groupTypeNotFound()
       if (!(await updateGroupType(db, projectId, index, { default_columns }))) throw groupTypeNotFound()
       const updated = await getGroupType(db, projectId, index)
       if (!updated) throw groupTypeNotFound()

@@ -2,7 +2,7 @@
  * Metric rules: defaults, PostHog's cross-field validation on the merged view (stored values plus
  * submitted ones), bounds, and name uniqueness reported as a 400 instead of PostHog's 500.
  */
-import type { Database, Executor } from '../db/database.ts'
+import { type Database, type Executor, fromJson, toJson } from '../db/database.ts'
 import { forUpdate } from '../db/dialect.ts'
 import { isUniqueViolation } from '../db/errors.ts'
 import { uuidv7 } from '../db/ids.ts'
@@ -39,17 +39,18 @@ function depthOf(value: unknown): number {
 }
 
 function checkBounds(filters: Record<string, unknown>): void {
-  if (Buffer.byteLength(JSON.stringify(filters)) > MAX_FILTERS_BYTES) {
-    throw validationError(
-      'max_length',
-      `Ensure filters is no larger than ${MAX_FILTERS_BYTES} bytes of JSON.`,
-      'filters',
-    )
-  }
+  // Depth first: JSON.stringify recurses, and a few thousand levels would overflow the stack (500).
   if (depthOf(filters) > MAX_FILTERS_DEPTH) {
     throw validationError(
       'max_depth',
       `Ensure filters nests no deeper than ${MAX_FILTERS_DEPTH} levels.`,
+      'filters',
+    )
+  }
+  if (Buffer.byteLength(JSON.stringify(filters)) > MAX_FILTERS_BYTES) {
+    throw validationError(
+      'max_length',
+      `Ensure filters is no larger than ${MAX_FILTERS_BYTES} bytes of JSON.`,
       'filters',
     )
   }
@@ -84,8 +85,10 @@ function checkCrossField(m: MetricValues): void {
 
 function validated(values: MetricValues): MetricValues {
   checkBounds(values.filters)
-  checkCrossField(values)
-  return values
+  // The filters as stored (NUL and unpaired surrogates become U+FFFD), so the response matches reads.
+  const stored = { ...values, filters: fromJson<Record<string, unknown>>(toJson(values.filters)) }
+  checkCrossField(stored)
+  return stored
 }
 
 const duplicateName = () =>

@@ -32,6 +32,9 @@ declare module 'fastify' {
   }
 }
 
+/** Largest PostgreSQL `serial` value. */
+const MAX_PROJECT_ID = 2_147_483_647
+
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 export function actionFor(method: string): ScopeAction {
@@ -62,7 +65,9 @@ async function resolveProjectId(database: Database, raw: string, key: PersonalAp
     if (id === undefined) throw notFound('Project not found.')
     return id
   }
-  if (!/^\d{1,15}$/.test(raw)) throw notFound('Project not found.')
+  // Project ids are PostgreSQL `serial` (int4): a larger one names no project, and sending it
+  // to PostgreSQL would fail the query ("out of range for type integer") with a 500.
+  if (!/^\d{1,15}$/.test(raw) || Number(raw) > MAX_PROJECT_ID) throw notFound('Project not found.')
   return Number(raw)
 }
 

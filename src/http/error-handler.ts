@@ -1,5 +1,7 @@
 /** The one place that turns any failure into PostHog's error envelope. */
-import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
+import http from 'node:http'
+import type { Socket } from 'node:net'
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isUnavailable } from '../db/errors.ts'
 import { ApiError, databaseUnavailable, notFound, serverError } from './errors.ts'
 
@@ -36,4 +38,36 @@ export function registerErrorHandler(app: FastifyInstance): void {
     const error = notFound()
     return reply.code(404).send(error.body())
   })
+}
+
+/**
+ * Fastify's `frameworkErrors`: failures before routing, which Fastify would otherwise answer in its
+ * own format. A malformed percent-escape or an over-long path parameter names nothing: 404.
+ */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const apiError =
+    error.code === 'FST_ERR_BAD_URL' || error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? notFound() : serverError()
+  reply.code(apiError.statusCode).send(apiError.body())
+}
+
+const CLIENT_ERRORS: Record<string, [status: number, code: string, detail: string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'request_header_fields_too_large', 'Request header fields are too large.'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request_timeout', 'The request was not received in time.'],
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's HTTP parser refused (headers over 16 KiB, a
+ * malformed request line, a timeout) gets the envelope too, written on the raw socket.
+ */
+export function clientErrorHandler(error: ConnectionError, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, code, detail] = CLIENT_ERRORS[error.code] ?? [400, 'parse_error', 'Malformed HTTP request.']
+  const body = JSON.stringify({ type: 'invalid_request', code, detail, attr: null })
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy(error)
 }

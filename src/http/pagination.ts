@@ -11,6 +11,11 @@ import { queryParams } from './query.ts'
 export const DEFAULT_PAGE_SIZE = 100
 /** A bound PostHog lacks: one page never holds more than this many rows. */
 export const MAX_PAGE_SIZE = 1000
+/**
+ * Larger offsets are read as this one (past every row either way): both engines take it, while an
+ * offset of 1e32 or Infinity would fail the query (a 500).
+ */
+export const MAX_OFFSET = Number.MAX_SAFE_INTEGER
 
 export interface PageRequest {
   limit: number
@@ -22,14 +27,14 @@ function parseInteger(raw: unknown): number | undefined {
   return Number(raw)
 }
 
-/** limit: missing, invalid, 0 or negative → default, capped; offset: invalid or negative → 0. */
+/** limit: missing, invalid, 0 or negative → default, capped; offset: invalid or negative → 0, capped. */
 export function pageRequest(query: unknown): PageRequest {
   const q = queryParams(query)
   const limit = parseInteger(q.limit)
   const offset = parseInteger(q.offset)
   return {
     limit: limit !== undefined && limit > 0 ? Math.min(limit, MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE,
-    offset: offset !== undefined && offset > 0 ? offset : 0,
+    offset: offset !== undefined && offset > 0 ? Math.min(offset, MAX_OFFSET) : 0,
   }
 }
 

@@ -7,6 +7,7 @@
  * strings are trimmed, integers accept "7" and 7.0, choices quote the input, unknown keys are
  * dropped, and a PATCH (DRF's partial update) neither requires fields nor applies defaults.
  */
+import { loneSurrogate } from '../db/text.ts'
 import { validationError } from './errors.ts'
 
 interface JsonSchema {
@@ -39,7 +40,12 @@ function pyType(value: unknown): string {
 function pyStr(value: unknown): string {
   if (typeof value === 'boolean') return value ? 'True' : 'False'
   if (typeof value === 'string') return value
-  return JSON.stringify(value)
+  try {
+    return JSON.stringify(value)
+  } catch {
+    // Nested too deeply for JSON.stringify (a stack overflow): name the type instead.
+    return pyType(value)
+  }
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -128,6 +134,18 @@ class Validator {
       throw validationError(
         'max_length',
         `Ensure this field has no more than ${schema.maxLength} characters.`,
+        attr,
+      )
+    }
+    // DRF's ProhibitNullCharactersValidator and ProhibitSurrogateCharactersValidator, in its order.
+    if (text.includes('\u0000'))
+      throw validationError('null_characters_not_allowed', 'Null characters are not allowed.', attr)
+    const surrogate = loneSurrogate(text)
+    if (surrogate !== undefined) {
+      const codePoint = surrogate.toString(16).toUpperCase()
+      throw validationError(
+        'surrogate_characters_not_allowed',
+        `Surrogate characters are not allowed: U+${codePoint}.`,
         attr,
       )
     }

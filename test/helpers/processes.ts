@@ -14,13 +14,16 @@ export interface Run {
   stderr: string
 }
 
-/** The environment of a child groupd: the parent's minus any database settings, plus `env`. */
+/**
+ * The environment of a child groupd: the parent's minus any database settings, plus `env`. Rate
+ * limiting is off unless `env` turns it on (tests send bursts with one key).
+ */
 export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base = { ...process.env }
   delete base.DATABASE_URL
   delete base.GROUPD_DATA_DIR
   delete base.GROUPD_TRUST_PROXY
-  return { ...base, GROUPD_LOG_LEVEL: 'warn', ...env }
+  return { ...base, GROUPD_LOG_LEVEL: 'warn', GROUPD_RATE_LIMIT: 'off', ...env }
 }
 
 /** Runs `groupd <args>` to completion. */

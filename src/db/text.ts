@@ -1,0 +1,29 @@
+/**
+ * Text both engines store as sent. PostgreSQL refuses NUL in text and jsonb and unpaired UTF-16
+ * surrogates in jsonb (the query fails: a 500); SQLite stores an unpaired surrogate as bytes that
+ * read back as three U+FFFD. Like PostHog's ingestion (its sanitizeString), both become U+FFFD.
+ */
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+/** The first unpaired surrogate's code unit, if any. */
+export function loneSurrogate(text: string): number | undefined {
+  const match = LONE_SURROGATE.exec(text)
+  return match ? match[0].charCodeAt(0) : undefined
+}
+
+/**
+ * In JSON text: an escaped backslash (kept, so `\\u0000` stays literal text), an escaped surrogate
+ * pair (kept), an escaped NUL or unpaired surrogate, or a raw unpaired surrogate.
+ */
+const JSON_UNSTORABLE =
+  /\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g
+const MAYBE_UNSTORABLE = /\\u[0dD]|[\ud800-\udfff]/
+
+/** JSON text whose strings (and keys) have NUL and unpaired surrogates replaced by U+FFFD. */
+export function storableJson(text: string): string {
+  if (!MAYBE_UNSTORABLE.test(text)) return text
+  return text.replace(JSON_UNSTORABLE, (m) =>
+    m.length === 2 || m.length === 12 ? m : m.length === 1 ? '\ufffd' : '\\ufffd',
+  )
+}
