@@ -5,18 +5,15 @@ import { isValidGroupTypeName, MAX_GROUP_TYPE_LENGTH, register } from '../group-
 import { listGroupTypes } from '../group-types/store.ts'
 import { parse, positiveInt, required } from './args.ts'
 import { UsageError } from './output.ts'
-import type { Command } from './tenancy-commands.ts'
+import { type Command, requireProject } from './tenancy-commands.ts'
 
-async function requireProject(database: Parameters<Command>[1], raw: string | undefined): Promise<number> {
-  const id = positiveInt(required(raw, '--project'), '--project')
-  const exists = await database.db.selectFrom('projects').select('id').where('id', '=', id).executeTakeFirst()
-  if (!exists) throw new UsageError(`project ${id} not found`)
-  return id
+async function projectFlag(database: Parameters<Command>[1], raw: string | undefined): Promise<number> {
+  return (await requireProject(database, positiveInt(required(raw, '--project'), '--project'))).id
 }
 
 export const groupTypesAdd: Command = async (argv, database, out) => {
   const { values, repeated } = parse(argv, ['project', 'name...'])
-  const projectId = await requireProject(database, values.project)
+  const projectId = await projectFlag(database, values.project)
   const names = repeated.name ?? []
   if (names.length === 0) throw new UsageError('--name is required (repeat it for several group types)')
   for (const name of names) {
@@ -40,7 +37,7 @@ export const groupTypesAdd: Command = async (argv, database, out) => {
 
 export const groupTypesList: Command = async (argv, database, out) => {
   const { values } = parse(argv, ['project'])
-  const projectId = await requireProject(database, values.project)
+  const projectId = await projectFlag(database, values.project)
   const list = (await listGroupTypes(database.db, projectId)).map(serializeGroupType)
   const human = list.length
     ? list

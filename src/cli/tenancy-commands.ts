@@ -4,7 +4,7 @@ import { isUuid } from '../db/ids.ts'
 import type { MembershipLevel } from '../db/schema.ts'
 import { createPersonalApiKey, listPersonalApiKeys, revokePersonalApiKey } from '../tenancy/keys.ts'
 import { countOrganizations, createOrganization, getOrganization } from '../tenancy/organizations.ts'
-import { createProject, currentProjectId } from '../tenancy/projects.ts'
+import { createProject, currentProjectId, getProject } from '../tenancy/projects.ts'
 import { isValidScope, SCOPE_OBJECTS } from '../tenancy/scopes.ts'
 import {
   addMembership,
@@ -28,6 +28,12 @@ async function requireOrganization(database: Database, id: string) {
   if (!org)
     throw new UsageError(`organization ${id} not found (see the id printed by \`groupd orgs create\`)`)
   return org
+}
+
+export async function requireProject(database: Database, id: number) {
+  const project = await getProject(database.db, id)
+  if (!project) throw new UsageError(`project ${id} not found`)
+  return project
 }
 
 async function requireUser(database: Database, email: string) {
@@ -59,10 +65,7 @@ export const bootstrap: Command = async (argv, database, out) => {
       created = true
     }
     const projectId = await currentProjectId(tx, user.id)
-    const project =
-      projectId === undefined
-        ? undefined
-        : await tx.selectFrom('projects').selectAll().where('id', '=', projectId).executeTakeFirst()
+    const project = projectId === undefined ? undefined : await getProject(tx, projectId)
     if (!project) throw new UsageError(`${BOOTSTRAP_EMAIL} has no project; use \`groupd projects create\``)
     const { plaintext } = await createPersonalApiKey(tx, {
       userId: user.id,
@@ -156,14 +159,7 @@ export const keysCreate: Command = async (argv, database, out) => {
     }
   }
   const scopedTeams = list(values.projects).map((p) => positiveInt(p, '--projects'))
-  for (const id of scopedTeams) {
-    const exists = await database.db
-      .selectFrom('projects')
-      .select('id')
-      .where('id', '=', id)
-      .executeTakeFirst()
-    if (!exists) throw new UsageError(`project ${id} not found`)
-  }
+  for (const id of scopedTeams) await requireProject(database, id)
   const scopedOrganizations = list(values.orgs)
   for (const id of scopedOrganizations) await requireOrganization(database, id)
   const label = values.label ?? 'groupd CLI'

@@ -39,6 +39,10 @@ export async function getProjectForUser(
     .executeTakeFirst()
 }
 
+export async function getProject(db: Executor, id: number): Promise<Project | undefined> {
+  return db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst()
+}
+
 export async function getProjectByToken(db: Executor, apiToken: string): Promise<Project | undefined> {
   return db.selectFrom('projects').selectAll().where('api_token', '=', apiToken).executeTakeFirst()
 }
