@@ -8,13 +8,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Database } from '../db/database.ts'
 import type { Project } from '../db/schema.ts'
 import type { RateLimiter } from '../rate-limit/limiter.ts'
-import {
-  findActiveKey,
-  findActiveKeyWithProject,
-  type PersonalApiKey,
-  touchLastUsed,
-} from '../tenancy/keys.ts'
-import { currentProjectId, getProjectForUser, type ProjectWithMembership } from '../tenancy/projects.ts'
+import { findActiveKey, type PersonalApiKey, touchLastUsed } from '../tenancy/keys.ts'
+import { currentProjectId, getProjectForUser } from '../tenancy/projects.ts'
 import { grants, type ScopeAction, type ScopeObject } from '../tenancy/scopes.ts'
 import { authenticationFailed, notAuthenticated, notFound, permissionDenied } from './errors.ts'
 import { isPlainObject } from './validation.ts'
@@ -64,23 +59,16 @@ function findKey(request: FastifyRequest): { key: string; source: KeySource } | 
   return undefined
 }
 
-/** A project id as written in the URL, or undefined for `@current` and anything that names no project. */
-function plainProjectId(raw: string): number | undefined {
-  // Project ids are PostgreSQL `serial` (int4): a larger one names no project, and sending it
-  // to PostgreSQL would fail the query ("out of range for type integer") with a 500.
-  if (!/^\d{1,15}$/.test(raw) || Number(raw) > MAX_PROJECT_ID) return undefined
-  return Number(raw)
-}
-
 async function resolveProjectId(database: Database, raw: string, key: PersonalApiKey): Promise<number> {
   if (raw === '@current') {
     const id = await currentProjectId(database.db, key.user_id)
     if (id === undefined) throw notFound('Project not found.')
     return id
   }
-  const id = plainProjectId(raw)
-  if (id === undefined) throw notFound('Project not found.')
-  return id
+  // Project ids are PostgreSQL `serial` (int4): a larger one names no project, and sending it
+  // to PostgreSQL would fail the query ("out of range for type integer") with a 500.
+  if (!/^\d{1,15}$/.test(raw) || Number(raw) > MAX_PROJECT_ID) throw notFound('Project not found.')
+  return Number(raw)
 }
 
 function requiredScopes(
@@ -100,29 +88,18 @@ export function registerAuth(app: FastifyInstance, database: Database, limiter: 
     if (!auth) return
     const found = findKey(request)
     if (!found) throw notAuthenticated()
-    const rawProject = (request.params as Record<string, string> | undefined)?.project_id
-    // A plain project id is looked up with the key, in one round trip.
-    const directId = rawProject === undefined ? undefined : plainProjectId(rawProject)
-    let key: PersonalApiKey | undefined
-    let project: ProjectWithMembership | undefined
-    if (directId !== undefined) {
-      const result = await findActiveKeyWithProject(database.db, found.key, directId)
-      key = result?.key
-      project = result?.project
-    } else {
-      key = await findActiveKey(database.db, found.key)
-    }
+    const key = await findActiveKey(database.db, found.key)
     if (!key) throw authenticationFailed(`Personal API key found in request ${found.source} is invalid.`)
     request.apiKey = key
     touchLastUsed(database.db, key).catch((error) =>
       request.log.warn({ err: error }, 'last_used_at update failed'),
     )
 
+    const rawProject = (request.params as Record<string, string> | undefined)?.project_id
+    let project: Awaited<ReturnType<typeof getProjectForUser>>
     if (rawProject !== undefined) {
-      if (directId === undefined) {
-        const projectId = await resolveProjectId(database, rawProject, key)
-        project = await getProjectForUser(database.db, projectId, key.user_id)
-      }
+      const projectId = await resolveProjectId(database, rawProject, key)
+      project = await getProjectForUser(database.db, projectId, key.user_id)
       if (!project) throw notFound('Project not found.')
       if (key.scoped_teams && !key.scoped_teams.includes(project.id)) {
         throw permissionDenied(`API key does not have access to the requested project: ID ${project.id}.`)

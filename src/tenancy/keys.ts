@@ -1,7 +1,6 @@
 /** Personal API keys: minted once, stored as a hash, looked up by the hash of what a caller sends. */
 import { type Executor, fromJson, nowIso, toJson } from '../db/database.ts'
 import { uuidv7 } from '../db/ids.ts'
-import type { ProjectWithMembership } from './projects.ts'
 import { hashPersonalApiKey, mintPersonalApiKey } from './tokens.ts'
 
 export interface PersonalApiKey {
@@ -93,61 +92,6 @@ export async function findActiveKey(db: Executor, plaintext: string): Promise<Pe
     .where('u.is_active', '=', 1)
     .executeTakeFirst()
   return row && decode(row)
-}
-
-/**
- * The active key and, in the same round trip, the project it asks for with the key owner's
- * membership level in that project's organization (project undefined when it does not exist).
- */
-export async function findActiveKeyWithProject(
-  db: Executor,
-  plaintext: string,
-  projectId: number,
-): Promise<{ key: PersonalApiKey; project: ProjectWithMembership | undefined } | undefined> {
-  const row = await db
-    .selectFrom('personal_api_keys as k')
-    .innerJoin('users as u', 'u.id', 'k.user_id')
-    .leftJoin('projects as p', (join) => join.on('p.id', '=', projectId))
-    .leftJoin('memberships as m', (join) =>
-      join.onRef('m.organization_id', '=', 'p.organization_id').onRef('m.user_id', '=', 'k.user_id'),
-    )
-    .select(keyColumns)
-    .select([
-      'p.id as project_id',
-      'p.uuid as project_uuid',
-      'p.organization_id as project_organization_id',
-      'p.name as project_name',
-      'p.api_token as project_api_token',
-      'p.created_at as project_created_at',
-      'm.level as project_level',
-    ])
-    .where('k.secure_value', '=', hashPersonalApiKey(plaintext))
-    .where('u.is_active', '=', 1)
-    .executeTakeFirst()
-  if (!row) return undefined
-  const {
-    project_id,
-    project_uuid,
-    project_organization_id,
-    project_name,
-    project_api_token,
-    project_created_at,
-    project_level,
-    ...key
-  } = row
-  const project =
-    project_id === null
-      ? undefined
-      : {
-          id: project_id,
-          uuid: project_uuid as string,
-          organization_id: project_organization_id as string,
-          name: project_name as string,
-          api_token: project_api_token as string,
-          created_at: project_created_at as string,
-          level: project_level,
-        }
-  return { key: decode(key), project }
 }
 
 export async function listPersonalApiKeys(db: Executor, userId: number): Promise<PersonalApiKey[]> {
