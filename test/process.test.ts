@@ -120,31 +120,24 @@ describe('graceful shutdown', () => {
   })
   after(() => testDb.cleanup())
 
-  it('SIGTERM stops accepting, finishes the in-flight request, and exits 0', async () => {
-    const tenant = await createTenant(testDb.database)
-    const server = await spawnServer(testDb.env)
-    const body = Buffer.from(JSON.stringify({ name: 'x'.repeat(10_000) }))
+  /**
+   * A POST whose body arrives in two halves. The server answers "100 Continue" once it has parsed
+   * the headers: from `headersParsed` on the request is in flight, until `finish()` sends the rest.
+   */
+  function slowPost(url: string, headers: Record<string, string>, body: Buffer) {
     const half = Math.floor(body.length / 2)
-
-    let continued: () => void = () => {}
+    let headersParsed: () => void = () => {}
     let finish: () => void = () => {}
-    const serverHasHeaders = new Promise<void>((resolve) => {
-      continued = resolve
+    const parsed = new Promise<void>((resolve) => {
+      headersParsed = resolve
     })
     const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = http.request(
-        `${server.url}/api/projects/${tenant.project.id}/`,
+        url,
         {
           method: 'POST',
           agent: false,
-          headers: {
-            authorization: `Bearer ${tenant.key}`,
-            'content-type': 'application/json',
-            'content-length': String(body.length),
-            // The server answers "100 Continue" once it has parsed the headers: from then on the
-            // request is in flight, with half of its body still to come.
-            expect: '100-continue',
-          },
+          headers: { ...headers, 'content-length': String(body.length), expect: '100-continue' },
         },
         (res) => {
           let text = ''
@@ -158,26 +151,67 @@ describe('graceful shutdown', () => {
       )
       req.on('error', reject)
       req.on('continue', () => {
-        req.write(body.subarray(0, half), () => continued())
+        req.write(body.subarray(0, half), () => headersParsed())
       })
       finish = () => req.end(body.subarray(half))
     })
+    return { parsed, finish: () => finish(), response }
+  }
 
-    await serverHasHeaders
+  /** Sends SIGTERM while `post` is in flight, checks that new connections are refused, then lets it finish. */
+  async function terminateDuring(
+    server: Awaited<ReturnType<typeof spawnServer>>,
+    post: ReturnType<typeof slowPost>,
+  ) {
+    await post.parsed
     assert.ok(server.child.kill('SIGTERM'))
     await untilRefused(server.port)
     assert.equal(server.child.exitCode, null, 'exited with a request in flight')
-    finish()
+    post.finish()
+    const res = await post.response
+    assert.equal(await server.exited, 0, server.stderr())
+    await assert.rejects(fetch(`${server.url}/_health`))
+    assert.doesNotMatch(server.stderr(), TROUBLE)
+    return res
+  }
 
-    const res = await response
+  it('SIGTERM stops accepting, finishes the in-flight request, and exits 0', async () => {
+    const tenant = await createTenant(testDb.database)
+    const server = await spawnServer(testDb.env)
+    const post = slowPost(
+      `${server.url}/api/projects/${tenant.project.id}/`,
+      { authorization: `Bearer ${tenant.key}`, 'content-type': 'application/json' },
+      Buffer.from(JSON.stringify({ name: 'x'.repeat(10_000) })),
+    )
+    const res = await terminateDuring(server, post)
     assert.equal(res.status, 405, res.text)
     assert.deepEqual(
       JSON.parse(res.text),
       envelope('invalid_request', 'method_not_allowed', 'Method "POST" not allowed.'),
     )
-    assert.equal(await server.exited, 0, server.stderr())
-    await assert.rejects(fetch(`${server.url}/_health`))
-    assert.doesNotMatch(server.stderr(), TROUBLE)
+  })
+
+  it('SIGTERM lets an in-flight capture batch finish and stores all of it', async () => {
+    const tenant = await createTenant(testDb.database)
+    const server = await spawnServer(testDb.env)
+    const batch = Array.from({ length: 2_000 }, (_, i) => ({
+      event: 'drained',
+      distinct_id: `u${i}`,
+      properties: { $groups: { company: `c${i % 10}` } },
+    }))
+    const post = slowPost(
+      `${server.url}/batch/`,
+      { 'content-type': 'application/json' },
+      Buffer.from(JSON.stringify({ api_key: tenant.project.api_token, batch })),
+    )
+    const res = await terminateDuring(server, post)
+    assert.deepEqual([res.status, JSON.parse(res.text)], [200, { status: 1 }])
+    const stored = await testDb.database.db
+      .selectFrom('events')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('project_id', '=', tenant.project.id)
+      .executeTakeFirstOrThrow()
+    assert.equal(Number(stored.n), batch.length)
   })
 
   it('SIGTERM on an idle server exits 0 at once and closes the database cleanly', async () => {
