@@ -4,6 +4,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import type autocannon from 'autocannon'
 import pg from 'pg'
 import { Database } from '../src/db/database.ts'
 import { migrate } from '../src/db/migrate.ts'
@@ -16,6 +17,28 @@ import { addMembership, createUser } from '../src/tenancy/users.ts'
 export const PG_URL =
   process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 export const EVENTS_PER_BATCH = 100
+
+/** The id a `createMetric` request stored in its connection's context, for the requests after it. */
+export const contextId = (context: unknown) => String((context as { id?: string }).id ?? 'x')
+
+/** POST a metric with a unique name, remembering its id in the connection's context. */
+export function createMetric(path: string, prefix: string): autocannon.Request {
+  let n = 0
+  return {
+    method: 'POST',
+    path,
+    headers: { 'content-type': 'application/json' },
+    setupRequest: (req) => ({
+      ...req,
+      body: JSON.stringify({ name: `${prefix} ${process.pid} ${++n}`, filters: {} }),
+    }),
+    onResponse: (_status, body, context) => {
+      try {
+        ;(context as { id?: string }).id = JSON.parse(body).id
+      } catch {}
+    },
+  }
+}
 
 export async function postgresReachable(): Promise<boolean> {
   const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 })

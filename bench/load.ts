@@ -9,7 +9,16 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import autocannon from 'autocannon'
-import { freePort, openDatabase, postgresReachable, seed, spawnServer, waitReady } from './lib.ts'
+import {
+  contextId,
+  createMetric,
+  freePort,
+  openDatabase,
+  postgresReachable,
+  seed,
+  spawnServer,
+  waitReady,
+} from './lib.ts'
 
 const DURATION = Number(process.env.BENCH_LOAD_DURATION ?? 60)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32)
@@ -18,46 +27,31 @@ function mix(projectId: number, token: string): autocannon.Request[] {
   const json = { 'content-type': 'application/json' }
   const gt = `/api/projects/${projectId}/groups_types`
   const metrics = `${gt}/1/metrics`
-  let n = 0
+  let batches = 0
   return [
     { method: 'GET', path: `${gt}/` },
     {
       method: 'POST',
       path: '/batch/',
       headers: json,
-      setupRequest: (req) => ({
-        ...req,
-        body: JSON.stringify({
-          api_key: token,
-          batch: Array.from({ length: 20 }, (_, i) => ({
-            event: 'load',
-            distinct_id: `u${i}`,
-            properties: { $groups: { company: `c${(n + i) % 50}` } },
-          })),
-        }),
-      }),
-    },
-    { method: 'GET', path: `${metrics}/?limit=20` },
-    {
-      method: 'POST',
-      path: `${metrics}/`,
-      headers: json,
-      setupRequest: (req) => ({
-        ...req,
-        body: JSON.stringify({ name: `load ${process.pid} ${++n}`, filters: {} }),
-      }),
-      onResponse: (_status, body, context) => {
-        try {
-          ;(context as { id?: string }).id = JSON.parse(body).id
-        } catch {}
+      setupRequest: (req) => {
+        const first = batches++ // each batch names a different window of 20 of 50 companies
+        const batch = Array.from({ length: 20 }, (_, i) => ({
+          event: 'load',
+          distinct_id: `u${i}`,
+          properties: { $groups: { company: `c${(first + i) % 50}` } },
+        }))
+        return { ...req, body: JSON.stringify({ api_key: token, batch }) }
       },
     },
+    { method: 'GET', path: `${metrics}/?limit=20` },
+    createMetric(`${metrics}/`, 'load'),
     {
       method: 'PATCH',
       headers: json,
       setupRequest: (req, context) => ({
         ...req,
-        path: `${metrics}/${(context as { id?: string }).id}/`,
+        path: `${metrics}/${contextId(context)}/`,
         body: JSON.stringify({ interval: 14 }),
       }),
     },
@@ -70,7 +64,7 @@ function mix(projectId: number, token: string): autocannon.Request[] {
     { method: 'GET', path: `/api/projects/${projectId}/groups/?group_type_index=0` },
     {
       method: 'DELETE',
-      setupRequest: (req, context) => ({ ...req, path: `${metrics}/${(context as { id?: string }).id}/` }),
+      setupRequest: (req, context) => ({ ...req, path: `${metrics}/${contextId(context)}/` }),
     },
   ]
 }

@@ -15,6 +15,8 @@ import { uuidv7 } from '../src/db/ids.ts'
 import type { EventsTable } from '../src/db/schema.ts'
 import {
   captureBatch,
+  contextId,
+  createMetric,
   EVENTS_PER_BATCH,
   freePort,
   openDatabase,
@@ -66,29 +68,9 @@ function scenarios(projectId: number, metricId: string): Scenario[] {
     { group_type_index: 0, name_singular: 'Company', name_plural: 'Companies' },
     { group_type_index: 1, name_singular: 'Workspace', name_plural: 'Workspaces' },
   ])
-  let n = 0
-  const createDelete = (createPath: string, deletePath: (id: string) => string): autocannon.Request[] => [
-    {
-      method: 'POST',
-      path: createPath,
-      headers: json,
-      setupRequest: (req) => ({
-        ...req,
-        body: JSON.stringify({ name: `bench ${process.pid} ${++n}`, filters: {} }),
-      }),
-      onResponse: (_status, body, context) => {
-        try {
-          ;(context as { id?: string }).id = JSON.parse(body).id
-        } catch {}
-      },
-    },
-    {
-      method: 'DELETE',
-      setupRequest: (req, context) => ({
-        ...req,
-        path: deletePath(String((context as { id?: string }).id ?? 'x')),
-      }),
-    },
+  const createDelete = (path: string): autocannon.Request[] => [
+    createMetric(path, 'bench'),
+    { method: 'DELETE', setupRequest: (req, context) => ({ ...req, path: `${path}${contextId(context)}/` }) },
   ]
   return [
     {
@@ -113,7 +95,7 @@ function scenarios(projectId: number, metricId: string): Scenario[] {
     },
     {
       name: 'POST+DELETE metric pairs',
-      requests: createDelete(`${metrics}/`, (id) => `${metrics}/${id}/`),
+      requests: createDelete(`${metrics}/`),
       baseline: [
         { method: 'POST', path: '/metric', headers: json, body: '{"name":"x","filters":{}}' },
         { method: 'DELETE', path: '/metric' },

@@ -38,7 +38,11 @@ function depthOf(value: unknown): number {
   return max
 }
 
-function checkBounds(filters: Record<string, unknown>): void {
+/**
+ * The filters as they will be stored (NUL and unpaired surrogates become U+FFFD, so the response
+ * matches later reads), within the depth and size bounds.
+ */
+function storedFilters(filters: Record<string, unknown>): Record<string, unknown> {
   // Depth first: JSON.stringify recurses, and a few thousand levels would overflow the stack (500).
   if (depthOf(filters) > MAX_FILTERS_DEPTH) {
     throw validationError(
@@ -47,13 +51,15 @@ function checkBounds(filters: Record<string, unknown>): void {
       'filters',
     )
   }
-  if (Buffer.byteLength(JSON.stringify(filters)) > MAX_FILTERS_BYTES) {
+  const json = toJson(filters)
+  if (Buffer.byteLength(json) > MAX_FILTERS_BYTES) {
     throw validationError(
       'max_length',
       `Ensure filters is no larger than ${MAX_FILTERS_BYTES} bytes of JSON.`,
       'filters',
     )
   }
+  return fromJson<Record<string, unknown>>(json)
 }
 
 /** PostHog's GroupUsageMetricSerializer.validate, in its order. */
@@ -84,9 +90,7 @@ function checkCrossField(m: MetricValues): void {
 }
 
 function validated(values: MetricValues): MetricValues {
-  checkBounds(values.filters)
-  // The filters as stored (NUL and unpaired surrogates become U+FFFD), so the response matches reads.
-  const stored = { ...values, filters: fromJson<Record<string, unknown>>(toJson(values.filters)) }
+  const stored = { ...values, filters: storedFilters(values.filters) }
   checkCrossField(stored)
   return stored
 }
