@@ -18,6 +18,7 @@ import { validateBody } from './http/validation.ts'
 import { ingestionWarningRoutes } from './ingestion-warnings/routes.ts'
 import { opsRoutes } from './ops/routes.ts'
 import { projectRoutes } from './projects/routes.ts'
+import { queryRoutes } from './query/routes.ts'
 import { type RateLimitConfig, RateLimiter } from './rate-limit/limiter.ts'
 
 export interface AppDeps {
@@ -96,6 +97,7 @@ export async function buildApp({
   await app.register(metricRoutes, { database })
   await app.register(groupRoutes, { database })
   await app.register(ingestionWarningRoutes, { database })
+  await app.register(queryRoutes, { database })
   await app.register(captureRoutes, { database })
 
   addMethodNotAllowedRoutes()
