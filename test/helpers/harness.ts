@@ -35,8 +35,8 @@ function withSearchPath(url: string, schema: string): string {
   return u.toString()
 }
 
-export async function openTestDatabase(): Promise<TestDatabase> {
-  if (ENGINE === 'sqlite') {
+export async function openTestDatabase(engine: Engine = ENGINE): Promise<TestDatabase> {
+  if (engine === 'sqlite') {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'groupd-test-'))
     const database = Database.sqlite(dir)
     return {
@@ -74,11 +74,12 @@ export interface TestServer extends TestDatabase {
 }
 
 export async function startServer(
-  options: { trustProxy?: boolean; rateLimit?: RateLimitConfig } = {},
+  options: { trustProxy?: boolean; rateLimit?: RateLimitConfig; engine?: Engine } = {},
 ): Promise<TestServer> {
-  const testDb = await openTestDatabase()
+  const { engine, ...appOptions } = options
+  const testDb = await openTestDatabase(engine)
   await migrate(testDb.database)
-  const app = await buildApp({ database: testDb.database, ...options })
+  const app = await buildApp({ database: testDb.database, ...appOptions })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   if (!address || typeof address === 'string') throw new Error('no address')
