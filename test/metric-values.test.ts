@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { client, createTenant, envelope, mintKey, startServer, type TestServer } from './helpers/harness.ts'
 import { capture, createMetric, DAY, valuesAt } from './helpers/metric-values.ts'
+import { groupd } from './helpers/processes.ts'
 
 const NOW = Date.parse('2025-10-09T12:11:00Z')
 const events = { events: [{ id: 'metric_event', type: 'events', order: 0 }] }
@@ -372,5 +373,71 @@ describe('UsageMetricsQuery runner (PostHog’s cases at a fixed now)', () => {
   it('no metrics: empty results', async () => {
     const t = await createTenant(server.database)
     assert.deepEqual(await valuesAt(server.database, t, NOW), [])
+  })
+})
+
+describe('groupd metrics values', () => {
+  let server: TestServer
+  before(async () => {
+    server = await startServer()
+  })
+  after(() => server.close())
+
+  it('prints the endpoint’s results inside {results} with --json, a table without', async () => {
+    const t = await createTenant(server.database)
+    await createMetric(server.url, t, { name: 'Events', display: 'sparkline', filters: events })
+    await createMetric(server.url, t, {
+      name: 'Revenue',
+      math: 'sum',
+      math_property: 'amount',
+      filters: events,
+    })
+    const now = Date.now()
+    await capture(server.url, t.project.api_token, [
+      { event: 'metric_event', at: now - DAY, properties: { amount: 30 } },
+      { event: 'metric_event', at: now - 8 * DAY, properties: { amount: 10 } },
+    ])
+    const args = [
+      'metrics',
+      'values',
+      '--project',
+      String(t.project.id),
+      '--group-type-index',
+      '0',
+      '--group-key',
+      'acme',
+    ]
+    const run = await groupd(server.env, ...args, '--json')
+    assert.equal(run.code, 0, run.stderr)
+    const printed = JSON.parse(run.stdout)
+    assert.deepEqual(Object.keys(printed), ['results'])
+    const api = await client(server.url, t.key).post(`/api/projects/${t.project.id}/query/`, {
+      body: { query: { kind: 'UsageMetricsQuery', group_type_index: 0, group_key: 'acme' } },
+    })
+    assert.deepEqual(printed.results, api.body.results)
+    assert.deepEqual(
+      printed.results.map((r: { name: string; value: number; previous: number }) => [
+        r.name,
+        r.value,
+        r.previous,
+      ]),
+      [
+        ['Revenue', 30, 10],
+        ['Events', 1, 1],
+      ],
+    )
+    const human = await groupd(server.env, ...args)
+    assert.equal(human.code, 0, human.stderr)
+    assert.match(human.stdout, /^name\s+value\s+previous\s+change\n/)
+    assert.match(human.stdout, /Revenue\s+30\s+10\s+\+200\.0%/)
+    for (const bad of [
+      ['--group-type-index', '5', '--group-key', 'acme'],
+      ['--group-type-index', '0'],
+      ['--group-key', 'acme'],
+    ]) {
+      const refused = await groupd(server.env, 'metrics', 'values', '--project', String(t.project.id), ...bad)
+      assert.equal(refused.code, 2, refused.stderr)
+      assert.match(refused.stderr, /^groupd: .+\n$/)
+    }
   })
 })

@@ -5,15 +5,15 @@
 import { createHash } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { type Database, fromJson } from '../db/database.ts'
+import type { Database } from '../db/database.ts'
 import { SqlEventsStore } from '../events/sql-store.ts'
 import { MAX_GROUP_TYPES_PER_PROJECT } from '../group-types/service.ts'
-import { listProjectMetrics } from '../group-usage-metrics/store.ts'
 import { projectOf } from '../http/auth.ts'
 import { validationError } from '../http/errors.ts'
 import { ProjectIdParam, responses } from '../http/schemas.ts'
+import { runUsageMetrics } from './run.ts'
 import { QueryRequestBody, UsageMetricsResponseSchema } from './schema.ts'
-import { type UsageMetricsTarget, usageMetrics } from './usage-metrics.ts'
+import type { UsageMetricsTarget } from './usage-metrics.ts'
 
 const SUPPORTED_KINDS = ['UsageMetricsQuery']
 
@@ -71,20 +71,10 @@ export const queryRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = as
         },
       },
       async (request) => {
-        const started = performance.now()
         const project = projectOf(request)
         const target = queryTarget(request.body.query, project.id)
         const now = Date.now()
-        const metrics = await listProjectMetrics(database.db, project.id)
-        const loaded = performance.now()
-        const results = await usageMetrics(
-          store,
-          target,
-          metrics,
-          fromJson(project.test_account_filters),
-          now,
-        )
-        const done = performance.now()
+        const { results, metrics, timings } = await runUsageMetrics(database, store, project, target, now)
         const at = new Date(now).toISOString()
         return {
           cache_key: cacheKey(target, metrics),
@@ -101,11 +91,7 @@ export const queryRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = as
           resolved_date_range: null,
           results,
           timezone: 'UTC',
-          timings: [
-            { k: './metrics', t: (loaded - started) / 1000 },
-            { k: './query', t: (done - loaded) / 1000 },
-            { k: '.', t: (done - started) / 1000 },
-          ],
+          timings,
         }
       },
     )
