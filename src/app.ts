@@ -19,6 +19,7 @@ import { ingestionWarningRoutes } from './ingestion-warnings/routes.ts'
 import { opsRoutes } from './ops/routes.ts'
 import { projectRoutes } from './projects/routes.ts'
 import { type RateLimitConfig, RateLimiter } from './rate-limit/limiter.ts'
+import { sdkConfigRoutes } from './sdk-config/routes.ts'
 
 export interface AppDeps {
   database: Database
@@ -97,6 +98,7 @@ export async function buildApp({
   await app.register(groupRoutes, { database })
   await app.register(ingestionWarningRoutes, { database })
   await app.register(captureRoutes, { database })
+  await app.register(sdkConfigRoutes, { database })
 
   addMethodNotAllowedRoutes()
   return app
