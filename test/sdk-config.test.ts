@@ -20,7 +20,6 @@ const OFF = {
   sessionRecording: false,
   heatmaps: false,
   conversations: false,
-  surveys: false,
   productTours: false,
 }
 
@@ -155,6 +154,8 @@ describe('SDK flags and remote config', () => {
     const json = await call(`${server.url}/array/${token}/config`)
     assert.equal(json.status, 200)
     assert.deepEqual({ ...json.body, ...OFF, token, siteApps: [] }, json.body)
+    // posthog-js loads its surveys script whenever `surveys` is a boolean, even false.
+    assert.equal('surveys' in json.body, false)
     assertCors(json.headers)
     assert.equal(json.headers.get('cache-control'), 'public, max-age=300')
 

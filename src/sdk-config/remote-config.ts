@@ -26,7 +26,8 @@ export function remoteConfig(token?: string) {
     sessionRecording: false,
     heatmaps: false,
     conversations: false,
-    surveys: false,
+    // No `surveys` key: posthog-js 1.449 fetches /static/surveys.js from the api host whenever the
+    // key is a boolean, even false (groupd serves no SDK scripts); absent, it loads nothing.
     productTours: false,
     defaultIdentifiedOnly: true,
     siteApps: [],
