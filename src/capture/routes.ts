@@ -35,8 +35,11 @@ export function rawPayload(request: FastifyRequest, query: Record<string, string
   }
 }
 
-/** Every content type is read as raw bytes, for decode.ts; browsers on any origin may call. */
-export function acceptRawBodies(app: FastifyInstance): void {
+/**
+ * Sets up a plugin scope of public SDK endpoints: every body is kept raw for decode.ts, and every
+ * answer, errors included, carries CORS headers for browsers on any origin.
+ */
+export function servePublicly(app: FastifyInstance): void {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
   app.addHook('onRequest', async (request, reply) => allowOrigin(request, reply))
@@ -46,7 +49,7 @@ export async function captureRoutes(
   app: FastifyInstance,
   { database }: { database: Database },
 ): Promise<void> {
-  acceptRawBodies(app)
+  servePublicly(app)
 
   const handle = async (request: FastifyRequest) => {
     const query = queryParams(request.query)

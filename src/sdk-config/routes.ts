@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { decodeCapture, invalidPayload } from '../capture/decode.ts'
-import { acceptRawBodies, rawPayload } from '../capture/routes.ts'
+import { rawPayload, servePublicly } from '../capture/routes.ts'
 import { MAX_PROJECT_TOKEN_LENGTH, projectForToken } from '../capture/token.ts'
 import type { Database } from '../db/database.ts'
 import { allowPreflight } from '../http/cors.ts'
@@ -44,10 +44,14 @@ export async function sdkConfigRoutes(
   app: FastifyInstance,
   { database }: { database: Database },
 ): Promise<void> {
-  acceptRawBodies(app)
+  servePublicly(app)
 
   const configProject = async (token: string) => {
-    if (!TOKEN_PATTERN.test(token)) throw new ApiError('invalid_token', 'Invalid token.')
+    if (!TOKEN_PATTERN.test(token))
+      throw new ApiError(
+        'invalid_token',
+        "Invalid token: a project API token has 1 to 200 letters, digits, '_' or '-'.",
+      )
     const project = await projectForToken(database.db, token)
     if (!project) throw notFound()
     return project
@@ -58,7 +62,7 @@ export async function sdkConfigRoutes(
     ['/decide/', 'decide'],
   ]
   for (const [url, endpoint] of endpoints) {
-    const schema = { tags: ['sdk'], security: [], summary: `Feature flags for an SDK (always none)` }
+    const schema = { tags: ['sdk'], security: [], summary: 'Feature flags for an SDK (always none)' }
     app.post(url, { schema }, async (request) => {
       const query = queryParams(request.query)
       const body = await decodeCapture(rawPayload(request, query))
