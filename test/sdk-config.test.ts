@@ -136,6 +136,9 @@ describe('SDK flags and remote config', () => {
     assert.equal(garbage.status, 400)
     assert.equal(garbage.body.code, 'invalid_payload')
     assertCors(garbage.headers)
+    const huge = await postFlags('/flags/?v=2', JSON.stringify({ token, pad: 'x'.repeat(1024 * 1024) }))
+    assert.deepEqual([huge.status, huge.body.code], [413, 'request_too_large'])
+    assertCors(huge.headers)
     const array = await postFlags('/flags/?v=2', '[1]')
     assert.deepEqual(
       [array.status, array.body.detail],
