@@ -20,6 +20,7 @@ import { opsRoutes } from './ops/routes.ts'
 import { projectRoutes } from './projects/routes.ts'
 import { queryRoutes } from './query/routes.ts'
 import { type RateLimitConfig, RateLimiter } from './rate-limit/limiter.ts'
+import { sdkConfigRoutes } from './sdk-config/routes.ts'
 
 export interface AppDeps {
   database: Database
@@ -99,6 +100,7 @@ export async function buildApp({
   await app.register(ingestionWarningRoutes, { database })
   await app.register(queryRoutes, { database })
   await app.register(captureRoutes, { database })
+  await app.register(sdkConfigRoutes, { database })
 
   addMethodNotAllowedRoutes()
   return app

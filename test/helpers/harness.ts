@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
+import type http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
@@ -70,6 +71,8 @@ export async function openTestDatabase(engine: Engine = ENGINE): Promise<TestDat
 
 export interface TestServer extends TestDatabase {
   url: string
+  /** The listening Node server, for tests that watch every exchange (e.g. a browser's beacons). */
+  httpServer: http.Server
   close(): Promise<void>
 }
 
@@ -86,6 +89,7 @@ export async function startServer(
   return {
     ...testDb,
     url: `http://127.0.0.1:${address.port}`,
+    httpServer: app.server,
     async close() {
       await app.close()
       await testDb.cleanup()
