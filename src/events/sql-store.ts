@@ -35,6 +35,16 @@ export class SqlEventsStore implements EventsStore {
 
   async metricDays(query: MetricDaysQuery): Promise<MetricDay[]> {
     if (query.series.length === 0) return []
+    const rows = await this.metricDaysSql(query).execute(this.database.db)
+    return rows.rows.map((row) => ({
+      day: String(row.day),
+      current: query.series.map((_, i) => Number(row[`c${i}`] ?? 0)),
+      previous: query.series.map((_, i) => Number(row[`p${i}`] ?? 0)),
+    }))
+  }
+
+  /** The one statement of metricDays (exposed for plans and benchmarks). */
+  metricDaysSql(query: MetricDaysQuery): RawBuilder<Record<string, string | number | null>> {
     const { dialect, day } = this.engine
     const now = iso(query.now)
     const sums: Fragment[] = []
@@ -48,19 +58,14 @@ export class SqlEventsStore implements EventsStore {
       )
     })
     const earliest = iso(Math.min(...query.series.map((s) => s.previousFrom)))
-    const rows = await sql<Record<string, string | number | null>>`
+    return sql<Record<string, string | number | null>>`
       SELECT ${day} AS day, ${sql.join(sums)}
       FROM events e ${groupJoins(query.series)}
       WHERE e.project_id = ${query.projectId}
         AND ${sql.ref(`e.group_${query.groupTypeIndex}`)} = ${query.groupKey}
         AND e.timestamp >= ${earliest} AND e.timestamp <= ${now}
         ${eventNameFilter(query.series)}
-      GROUP BY 1`.execute(this.database.db)
-    return rows.rows.map((row) => ({
-      day: String(row.day),
-      current: query.series.map((_, i) => Number(row[`c${i}`] ?? 0)),
-      previous: query.series.map((_, i) => Number(row[`p${i}`] ?? 0)),
-    }))
+      GROUP BY 1`
   }
 }
 

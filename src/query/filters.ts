@@ -347,7 +347,8 @@ export function parseMetricFilters(filters: Record<string, unknown>, ctx: ParseC
     throw new FilterError('filter_test_accounts must be true or false.')
   }
   return {
-    expr: and([parseProperties(properties, 'properties', ctx), entries]),
+    // Entries first: their event-name test is the cheapest and rules most rows out early.
+    expr: and([entries, parseProperties(properties, 'properties', ctx)]),
     filterTestAccounts: filter_test_accounts === true,
   }
 }
