@@ -49,6 +49,9 @@ export type Expr =
   | { kind: 'const'; value: boolean }
   | { kind: 'cond'; cond: Condition }
 
+/** Longest regex a filter may hold (JavaScript's backtracking engine runs them on SQLite). */
+export const MAX_REGEX_LENGTH = 1000
+
 export const TRUE: Expr = { kind: 'const', value: true }
 export const FALSE: Expr = { kind: 'const', value: false }
 
@@ -263,6 +266,11 @@ function conditionFor(
     case 'regex':
     case 'not_regex':
       for (const pattern of texts) {
+        if (pattern.length > MAX_REGEX_LENGTH) {
+          throw new FilterError(
+            `${where}: a regular expression may have at most ${MAX_REGEX_LENGTH} characters.`,
+          )
+        }
         try {
           compileRegex(pattern)
         } catch (error) {
