@@ -14,11 +14,14 @@ import fs from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { sql } from 'kysely'
 import { buildApp } from '../src/app.ts'
-import type { Database } from '../src/db/database.ts'
+import { type Database, fromJson } from '../src/db/database.ts'
 import { uuidv7 } from '../src/db/ids.ts'
 import type { EventsTable } from '../src/db/schema.ts'
+import { SqlEventsStore } from '../src/events/sql-store.ts'
 import { createMetric } from '../src/group-usage-metrics/service.ts'
+import { listProjectMetrics } from '../src/group-usage-metrics/store.ts'
 import { mergeGroup } from '../src/groups/store.ts'
+import { metricSeries } from '../src/query/usage-metrics.ts'
 import { openDatabase, postgresReachable, seed } from './lib.ts'
 
 const DAY = 86_400_000
@@ -306,6 +309,31 @@ function baseline(database: Database, projectId: number, key: string, now: numbe
         GROUP BY 1`.execute(database.db)
 }
 
+/** The plans the metric query runs with, for the largest and the probe group. */
+async function writePlans(database: Database, projectId: number, now: number, name: string): Promise<void> {
+  const project = await database.db
+    .selectFrom('projects')
+    .selectAll()
+    .where('id', '=', projectId)
+    .executeTakeFirstOrThrow()
+  const series = (await listProjectMetrics(database.db, projectId)).flatMap((m) => {
+    const r = metricSeries(m, fromJson(project.test_account_filters), now)
+    return 'series' in r ? [r.series] : []
+  })
+  const store = new SqlEventsStore(database)
+  const explain = database.engine === 'postgres' ? 'EXPLAIN (ANALYZE, COSTS OFF) ' : 'EXPLAIN QUERY PLAN '
+  let out = ''
+  for (const groupKey of ['company-0', 'probe']) {
+    const compiled = store
+      .metricBucketsSql({ projectId, groupTypeIndex: 0, groupKey, now, series })
+      .compile(database.db)
+    const { rows } = await database.db.executeQuery({ ...compiled, sql: explain + compiled.sql })
+    out += `-- ${name}, group ${groupKey}\n${rows.map((r) => Object.values(r as object).join(' ')).join('\n')}\n\n`
+  }
+  fs.mkdirSync('.bench', { recursive: true })
+  fs.writeFileSync(`.bench/metric-values-plan-${name}.txt`, out)
+}
+
 async function groupSize(database: Database, projectId: number, key: string): Promise<number> {
   const row = await database.db
     .selectFrom('events')
@@ -353,6 +381,7 @@ async function run(engine: string, total: number) {
     const probe = await timed(query('probe'), SAMPLES)
     const probeBaseline = await timed(baseline(database, projectId, 'probe', now), SAMPLES)
     await app.close()
+    await writePlans(database, projectId, now, `${engine}-${total}`)
     return {
       engine,
       total_events: total + PROBE_EVENTS,
