@@ -76,8 +76,12 @@ export function dayLabels(from: number, to: number): string[] {
   }
 }
 
+const SURROGATE = /[\ud800-\udfff]/
+
 /** Python's string order (by code point), which UTF-16 comparison gets wrong above U+FFFF. */
 export function compareCodePoints(a: string, b: string): number {
+  // Without surrogates, UTF-16 order is code point order.
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : a > b ? 1 : 0
   const x = Array.from(a, (c) => c.codePointAt(0) as number)
   const y = Array.from(b, (c) => c.codePointAt(0) as number)
   for (let i = 0; i < Math.min(x.length, y.length); i++) {
@@ -100,9 +104,12 @@ export async function usageMetrics(
     if ('series' in result) evaluated.push({ metric, series: result.series })
   }
   const buckets = await store.metricBuckets({ ...target, now, series: evaluated.map((e) => e.series) })
+  // Every metric's labels end today: the last interval + 1 days of the longest list.
+  const longest = Math.max(0, ...evaluated.map((e) => e.metric.interval))
+  const allLabels = dayLabels(now - longest * DAY_MS, now)
   const results = evaluated.map(({ metric }, i): UsageMetric => {
     const from = now - metric.interval * DAY_MS
-    const labels = dayLabels(from, now)
+    const labels = allLabels.slice(allLabels.length - metric.interval - 1)
     // Window boundaries (now − I, now − 2I days) fall between the halves of their days.
     const currentStart = { day: dayOf(from), late: true }
     const previousStart = { day: dayOf(now - 2 * metric.interval * DAY_MS), late: true }
