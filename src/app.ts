@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { captureRoutes } from './capture/routes.ts'
+import type { RateLimitConfig } from './config.ts'
 import type { Database } from './db/database.ts'
 import { groupTypeRoutes } from './group-types/routes.ts'
 import { metricRoutes } from './group-usage-metrics/routes.ts'
@@ -18,7 +19,8 @@ import { validateBody } from './http/validation.ts'
 import { ingestionWarningRoutes } from './ingestion-warnings/routes.ts'
 import { opsRoutes } from './ops/routes.ts'
 import { projectRoutes } from './projects/routes.ts'
-import { type RateLimitConfig, RateLimiter } from './rate-limit/limiter.ts'
+import { RateLimiter } from './rate-limit/limiter.ts'
+import { counterStore } from './rate-limit/store.ts'
 
 export interface AppDeps {
   database: Database
@@ -65,9 +67,10 @@ export async function buildApp({
   registerContentTypes(app)
   registerErrorHandler(app)
   const limiter = new RateLimiter(
-    () => database.rateLimitDb(),
+    () => counterStore(database),
     rateLimit ?? { enabled: false, burst: 0, sustained: 0 },
   )
+  app.addHook('onClose', () => limiter.close())
   registerAuth(app, database, limiter)
   const addMethodNotAllowedRoutes = trackRoutes(app)
 

@@ -3,7 +3,6 @@
  * that names the variable.
  */
 import path from 'node:path'
-import type { RateLimitConfig } from './rate-limit/limiter.ts'
 
 export type DatabaseConfig = { engine: 'postgres'; url: string } | { engine: 'sqlite'; dataDir: string }
 
@@ -17,6 +16,14 @@ export interface Config {
   /** How long SIGTERM waits for in-flight requests before exiting anyway. */
   shutdownTimeoutMs: number
   rateLimit: RateLimitConfig
+}
+
+export interface RateLimitConfig {
+  enabled: boolean
+  /** Requests per minute per key (PostHog: 480). */
+  burst: number
+  /** Requests per hour per key (PostHog: 4800). */
+  sustained: number
 }
 
 export class ConfigError extends Error {}

@@ -4,6 +4,7 @@ import type { Database } from '../db/database.ts'
 import { projectOf } from '../http/auth.ts'
 import { notFound } from '../http/errors.ts'
 import { NoContent, ProjectIdParam, responses } from '../http/schemas.ts'
+import { cachedGroupTypes } from './cache.ts'
 import {
   GroupTypeList,
   GroupTypeSchema,
@@ -12,7 +13,7 @@ import {
   UpdateMetadataBody,
 } from './schema.ts'
 import { MAX_GROUP_TYPES_PER_PROJECT, updateMetadata } from './service.ts'
-import { deleteGroupType, getGroupType, listGroupTypes, updateGroupType } from './store.ts'
+import { deleteGroupType, getGroupType, updateGroupType } from './store.ts'
 
 const groupTypeNotFound = () => notFound('Group type not found')
 
@@ -43,7 +44,7 @@ export const groupTypeRoutes: FastifyPluginAsyncTypebox<{ database: Database }> 
         response: responses({ 200: GroupTypeList }),
       },
     },
-    async (request) => (await listGroupTypes(db, projectOf(request).id)).map(serializeGroupType),
+    async (request) => (await cachedGroupTypes(database, projectOf(request).id)).map(serializeGroupType),
   )
 
   app.delete(

@@ -7,9 +7,10 @@ import { projectOf } from '../http/auth.ts'
 import { notFound } from '../http/errors.ts'
 import { PageOf, PageQuery, page, pageRequest } from '../http/pagination.ts'
 import { NoContent, responses } from '../http/schemas.ts'
+import { cachedMetric, cachedMetricsPage } from './cache.ts'
 import { MetricBody, MetricItemParams, MetricParams, MetricSchema, serializeMetric } from './schema.ts'
 import { changeMetric, createMetric } from './service.ts'
-import { countMetrics, deleteMetric, getMetric, listMetrics, type Metric, type Scope } from './store.ts'
+import { deleteMetric, type Metric, type Scope } from './store.ts'
 
 /** The (project, group type index) a request addresses; an index outside 0..4 is 404. */
 function scopeOf(request: FastifyRequest): Scope {
@@ -32,7 +33,7 @@ export const metricRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = a
   const loadMetric = async (request: FastifyRequest) => {
     const scope = scopeOf(request)
     const id = (request.params as { id: string }).id
-    const metric = isUuid(id) ? await getMetric(db, scope, id.toLowerCase()) : undefined
+    const metric = isUuid(id) ? await cachedMetric(database, scope, id.toLowerCase()) : undefined
     if (!metric) throw notFound()
     found.set(request, { scope, metric })
   }
@@ -57,7 +58,7 @@ export const metricRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = a
     async (request) => {
       const scope = scopeOf(request)
       const pageReq = pageRequest(request.query)
-      const [count, metrics] = await Promise.all([countMetrics(db, scope), listMetrics(db, scope, pageReq)])
+      const { count, metrics } = await cachedMetricsPage(database, scope, pageReq)
       return page(request, pageReq, count, metrics.map(serializeMetric))
     },
   )

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { compiled } from '../db/compiled.ts'
 import { type Executor, nowIso } from '../db/database.ts'
 import type { MembershipLevel, Project } from '../db/schema.ts'
 import { newProjectApiToken } from './tokens.ts'
@@ -22,21 +23,25 @@ export interface ProjectWithMembership extends Project {
   level: MembershipLevel | null
 }
 
-/** A project and the given user's membership of its organization, in one query. */
-export async function getProjectForUser(
-  db: Executor,
-  projectId: number,
-  userId: number,
-): Promise<ProjectWithMembership | undefined> {
-  return db
+const projectWithMembership = compiled((db, projectId: number, userId: number) =>
+  db
     .selectFrom('projects as p')
     .leftJoin('memberships as m', (join) =>
       join.onRef('m.organization_id', '=', 'p.organization_id').on('m.user_id', '=', userId),
     )
     .selectAll('p')
     .select('m.level')
-    .where('p.id', '=', projectId)
-    .executeTakeFirst()
+    .where('p.id', '=', projectId),
+)
+
+/** A project and the given user's membership of its organization, in one query. */
+export async function getProjectForUser(
+  db: Executor,
+  projectId: number,
+  userId: number,
+): Promise<ProjectWithMembership | undefined> {
+  const [row] = await projectWithMembership(db, projectId, userId)
+  return row
 }
 
 export async function getProject(db: Executor, id: number): Promise<Project | undefined> {
