@@ -1,8 +1,6 @@
 /**
  * buildApp(deps) returns a ready Fastify instance with every resource's routes; it never listens.
  */
-import swagger from '@fastify/swagger'
-import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { captureRoutes } from './capture/routes.ts'
@@ -17,6 +15,7 @@ import { clientErrorHandler, frameworkErrors, registerErrorHandler } from './htt
 import { trackRoutes } from './http/method-not-allowed.ts'
 import { validateBody } from './http/validation.ts'
 import { ingestionWarningRoutes } from './ingestion-warnings/routes.ts'
+import { registerDocs } from './ops/docs.ts'
 import { opsRoutes } from './ops/routes.ts'
 import { projectRoutes } from './projects/routes.ts'
 import { RateLimiter } from './rate-limit/limiter.ts'
@@ -74,24 +73,7 @@ export async function buildApp({
   registerAuth(app, database, limiter)
   const addMethodNotAllowedRoutes = trackRoutes(app)
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'groupd',
-        version: '0.1.0',
-        description:
-          "PostHog-compatible group types and group usage metrics API. Errors use PostHog's envelope.",
-      },
-      components: {
-        securitySchemes: {
-          PersonalAPIKeyAuth: { type: 'http', scheme: 'bearer', description: 'Personal API key (phx_…)' },
-        },
-      },
-      security: [{ PersonalAPIKeyAuth: [] }],
-    },
-  })
-  await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { deepLinking: true } })
+  registerDocs(app)
 
   await app.register(opsRoutes, { database })
   await app.register(projectRoutes, { database })
