@@ -6,8 +6,8 @@
  *   connection per process. While that connection is down, caches are bypassed; they are flushed
  *   when it comes back.
  * - SQLite: a row of `groupd_changes` gets the next sequence number. Readers check the
- *   connection's `PRAGMA data_version` (moves only when another connection committed) and read
- *   the rows past the last sequence they saw only when it moved.
+ *   connection's `PRAGMA data_version` (moves only when another connection committed; read at most
+ *   every few milliseconds) and read the rows past the last sequence they saw only when it moved.
  * The writing process invalidates its own caches right after commit.
  *
  * Topics: `auth` (keys, users, memberships) and `project:<id>` (group types, metrics).
@@ -25,6 +25,8 @@ export const projectTopic = (projectId: number): Topic => `project:${projectId}`
 const CHANNEL = 'groupd_changes'
 /** Wait before reconnecting the LISTEN connection. */
 const RECONNECT_MS = 200
+/** SQLite: how often `PRAGMA data_version` is read at most (other processes' changes wait this long). */
+const SQLITE_CHECK_INTERVAL_MS = 5
 /** Above this many remembered topics, everything is flushed instead. */
 const MAX_TOPICS = 10_000
 
@@ -87,6 +89,7 @@ export async function announce(executor: Executor, topic: Topic): Promise<void> 
 
 export class SqliteChangeFeed extends ChangeFeed {
   private dataVersion: number | undefined
+  private checkedAt = Number.NEGATIVE_INFINITY
   private seq = 0
   private statements: { dataVersion: BetterSqlite3.Statement; since: BetterSqlite3.Statement } | undefined
 
@@ -98,6 +101,8 @@ export class SqliteChangeFeed extends ChangeFeed {
   usable(): boolean {
     // Inside another request's open transaction this connection would read uncommitted rows.
     if (this.sqlite.inTransaction) return false
+    const now = performance.now()
+    if (now - this.checkedAt < SQLITE_CHECK_INTERVAL_MS) return true
     try {
       this.statements ??= {
         dataVersion: this.sqlite.prepare('pragma data_version').pluck(),
@@ -107,6 +112,7 @@ export class SqliteChangeFeed extends ChangeFeed {
       return false // not migrated yet
     }
     const version = this.statements.dataVersion.get() as number
+    this.checkedAt = now
     if (version === this.dataVersion) return true
     const rows = this.statements.since.all(this.seq) as { topic: Topic; seq: number }[]
     if (this.dataVersion === undefined) this.flushAll()

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Database } from '../db/database.ts'
 import { projectOf } from '../http/auth.ts'
+import { sendCachedJson } from '../http/cached-json.ts'
 import { notFound } from '../http/errors.ts'
 import { NoContent, ProjectIdParam, responses } from '../http/schemas.ts'
 import { cachedGroupTypes } from './cache.ts'
@@ -44,7 +45,10 @@ export const groupTypeRoutes: FastifyPluginAsyncTypebox<{ database: Database }> 
         response: responses({ 200: GroupTypeList }),
       },
     },
-    async (request) => (await cachedGroupTypes(database, projectOf(request).id)).map(serializeGroupType),
+    async (request, reply) => {
+      const list = await cachedGroupTypes(database, projectOf(request).id)
+      return sendCachedJson(reply, list, () => list.map(serializeGroupType))
+    },
   )
 
   app.delete(

@@ -4,6 +4,7 @@ import type { Database } from '../db/database.ts'
 import { isUuid } from '../db/ids.ts'
 import { MAX_GROUP_TYPES_PER_PROJECT } from '../group-types/service.ts'
 import { projectOf } from '../http/auth.ts'
+import { sendCachedJson } from '../http/cached-json.ts'
 import { notFound } from '../http/errors.ts'
 import { PageOf, PageQuery, page, pageRequest } from '../http/pagination.ts'
 import { NoContent, responses } from '../http/schemas.ts'
@@ -55,11 +56,12 @@ export const metricRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = a
         response: responses({ 200: PageOf(MetricSchema) }),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const scope = scopeOf(request)
       const pageReq = pageRequest(request.query)
-      const { count, metrics } = await cachedMetricsPage(database, scope, pageReq)
-      return page(request, pageReq, count, metrics.map(serializeMetric))
+      const cached = await cachedMetricsPage(database, scope, pageReq)
+      const body = () => page(request, pageReq, cached.count, cached.metrics.map(serializeMetric))
+      return sendCachedJson(reply, cached, body, `${request.protocol}://${request.host}${request.url}`)
     },
   )
 
@@ -94,7 +96,10 @@ export const metricRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = a
         response: responses({ 200: MetricSchema }),
       },
     },
-    async (request) => serializeMetric(loaded(request).metric),
+    async (request, reply) => {
+      const { metric } = loaded(request)
+      return sendCachedJson(reply, metric, () => serializeMetric(metric))
+    },
   )
 
   for (const method of ['PUT', 'PATCH'] as const) {
