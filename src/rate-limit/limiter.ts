@@ -2,11 +2,13 @@
  * PostHog's personal-API-key throttles: a burst rate per minute and a sustained rate per hour,
  * one budget per key across every groupd process sharing the database.
  *
- * Requests are counted in process and the counts are added to the shared store in batches: every
- * FLUSH_INTERVAL_MS, or at once when a key has `batch` (1% of its smaller limit, at least 1)
- * uncounted hits, in which case the request waits for that flush. Each process decides from the
- * shared counts it last read plus its own uncounted hits, so with P processes a key can get at
- * most about P × batch requests beyond its limit in a window (README: Rate limiting).
+ * Below half of a key's budget, requests are counted in process and the counts are added to the
+ * shared store in batches: every FLUSH_INTERVAL_MS, or at once when a key has `batch` (1% of its
+ * smaller limit, at least 1) uncounted hits, in which case the request waits for that flush. From
+ * half the budget on, each request is counted in the shared store before it is let through and
+ * decided on the totals that returns; only other processes' uncounted hits (at most `batch` each)
+ * are unseen, so with P processes a key can get about (P − 1) × batch requests beyond its limit
+ * (README: Rate limits).
  */
 import type { Kysely } from 'kysely'
 import type { RateLimitConfig } from '../config.ts'
@@ -54,16 +56,36 @@ export class RateLimiter {
     // Windows the shared store has not rolled yet roll here; the next flush brings its view.
     if (now - state.minute_start >= MINUTE_MS) Object.assign(state, { minute_start: now, minute_count: 0 })
     if (now - state.hour_start >= HOUR_MS) Object.assign(state, { hour_start: now, hour_count: 0 })
-    const used = state.pending + 1
+    // Refused requests do not count.
+    let waitMs = this.waitMs(state, state.pending + 1, now)
+    if (waitMs === 0 && this.pastHalf(state)) {
+      // Near the limit, this request is counted in the shared store before it is let through.
+      this.store ??= this.open()
+      Object.assign(state, await hit(await this.store, keyId, now))
+      waitMs = this.waitMs(state, state.pending, now)
+    } else if (waitMs === 0) {
+      state.pending++
+      this.timer ??= setTimeout(() => void this.flushAll(), FLUSH_INTERVAL_MS).unref()
+    }
+    if (waitMs > 0) throw new RateLimited(Math.max(1, Math.ceil(waitMs / 1000)))
+  }
+
+  /** How long until `used` more requests fit in both windows (0: they fit now). */
+  private waitMs(state: KeyState, used: number, now: number): number {
     let waitMs = 0
     if (state.minute_count + used > this.config.burst)
       waitMs = Math.max(waitMs, state.minute_start + MINUTE_MS - now)
     if (state.hour_count + used > this.config.sustained)
       waitMs = Math.max(waitMs, state.hour_start + HOUR_MS - now)
-    // Refused requests do not count.
-    if (waitMs > 0) throw new RateLimited(Math.max(1, Math.ceil(waitMs / 1000)))
-    state.pending++
-    this.timer ??= setTimeout(() => void this.flushAll(), FLUSH_INTERVAL_MS).unref()
+    return waitMs
+  }
+
+  private pastHalf(state: KeyState): boolean {
+    const used = state.pending + 1
+    return (
+      2 * (state.minute_count + used) > this.config.burst ||
+      2 * (state.hour_count + used) > this.config.sustained
+    )
   }
 
   private flush(keyId: string, state: KeyState, now = Date.now()): Promise<void> {
