@@ -16,6 +16,8 @@ app.patch('/group_types', async (request) => {
 })
 app.get('/metrics', async () => f.metricsPage)
 app.get('/metric', async () => f.metric)
+app.get('/groups', async () => f.groups)
+app.get('/group', async () => f.group)
 app.post('/metric', async (_request, reply) => reply.code(201).send(f.metric))
 app.delete('/metric', async (_request, reply) => reply.code(204).send())
 app.post('/capture', async () => ({ status: 1 }))

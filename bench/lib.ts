@@ -119,6 +119,41 @@ export async function seed(database: Database) {
   return { projectId: project.id, key: plaintext, token: project.api_token }
 }
 
+/** Personal API keys for the bench user, minted straight into the database. */
+export async function mintKeys(database: Database, n: number): Promise<string[]> {
+  const user = await database.db
+    .selectFrom('users')
+    .select('id')
+    .where('email', '=', 'bench@example.com')
+    .executeTakeFirstOrThrow()
+  const keys: string[] = []
+  for (let i = 0; i < n; i++) {
+    const { plaintext } = await createPersonalApiKey(database.db, {
+      userId: user.id,
+      label: `bench ${i}`,
+      scopes: ['*'],
+    })
+    keys.push(plaintext)
+  }
+  return keys
+}
+
+/** 20 companies (group type 0) with properties, for the groups list and find scenarios. */
+export function groupsBatch(token: string) {
+  return JSON.stringify({
+    api_key: token,
+    batch: Array.from({ length: 20 }, (_, i) => ({
+      event: '$groupidentify',
+      distinct_id: 'bench',
+      properties: {
+        $group_type: 'company',
+        $group_key: `acme-${i}`,
+        $group_set: { name: `Acme ${i}`, seats: i },
+      },
+    })),
+  })
+}
+
 export function captureBatch(token: string) {
   return JSON.stringify({
     api_key: token,

@@ -1,6 +1,10 @@
 /**
- * `npm run bench`: groupd's API under autocannon (32 connections, 10 s each by default) beside a
- * bare Fastify baseline serving the same JSON from memory, in the same run, on this machine.
+ * `npm run bench`: groupd's API beside a bare Fastify baseline serving the same JSON from memory,
+ * in the same run, on this machine. Reads are driven by wrk (-t2, 32 connections, 10 s each by
+ * default), writes and capture by autocannon (they need per-connection state). Every read runs
+ * against one groupd process and again with GROUPD_WORKERS=2; groups_types also with many keys,
+ * rate limiting off and on. Cold start (serve → /_ready) is measured beside a bare Fastify
+ * hello-world's listen, and idle RSS after start.
  * Engines: SQLite always; PostgreSQL when BENCH_DATABASE_URL (default: the local test database)
  * is reachable. Prints a table and a JSON summary (also written to .bench/api.json).
  *
@@ -13,12 +17,15 @@ import autocannon from 'autocannon'
 import type { Database } from '../src/db/database.ts'
 import { uuidv7 } from '../src/db/ids.ts'
 import type { EventsTable } from '../src/db/schema.ts'
+import { coldStart, idleRssMb } from './cold-start.ts'
 import {
   captureBatch,
   contextId,
   createMetric,
   EVENTS_PER_BATCH,
   freePort,
+  groupsBatch,
+  mintKeys,
   openDatabase,
   openExisting,
   PG_URL,
@@ -27,6 +34,7 @@ import {
   spawnServer,
   waitReady,
 } from './lib.ts'
+import { type WrkResult, wrk } from './wrk.ts'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32)
@@ -37,12 +45,60 @@ interface Scenario {
   baseline: autocannon.Request[]
 }
 
-interface Result {
-  reqPerSec: number
-  p50: number
-  p99: number
-  errors: number
-  non2xx: number
+type Result = WrkResult
+
+interface ReadScenario {
+  name: string
+  path: string
+  baseline: string
+}
+
+/** Keys the rate-limit scenario rotates through: 480/min each stays far above what one key gets. */
+const RATE_LIMIT_KEYS = 1000
+
+function readScenarios(projectId: number, metricId: string): ReadScenario[] {
+  const gt = `/api/projects/${projectId}/groups_types`
+  const metrics = `${gt}/0/metrics`
+  return [
+    { name: 'GET groups_types (5 types)', path: `${gt}/`, baseline: '/group_types' },
+    { name: 'GET metrics (limit 20 of 50)', path: `${metrics}/?limit=20`, baseline: '/metrics' },
+    { name: 'GET metric', path: `${metrics}/${metricId}/`, baseline: '/metric' },
+    {
+      name: 'GET groups (list, 20 groups)',
+      path: `/api/projects/${projectId}/groups/?group_type_index=0`,
+      baseline: '/groups',
+    },
+    {
+      name: 'GET groups/find',
+      path: `/api/projects/${projectId}/groups/find/?group_type_index=0&group_key=acme-1`,
+      baseline: '/group',
+    },
+  ]
+}
+
+const readLoad = (url: string, path: string, authorizations: string[] = []) =>
+  wrk(url, { path, authorizations }, { connections: CONNECTIONS, durationS: DURATION })
+
+/**
+ * Steady state before measuring: every read path for a second (JIT, caches), and one request per
+ * key of the many-keys scenario (its first use is a lookup and an hourly last_used_at write).
+ */
+async function warmUp(base: string, reads: ReadScenario[], key: string, manyKeys: string[]) {
+  for (const r of reads)
+    await wrk(
+      base,
+      { path: r.path, authorizations: [`Bearer ${key}`] },
+      { connections: CONNECTIONS, durationS: 1 },
+    )
+  const path = reads[0]?.path as string
+  for (let i = 0; i < manyKeys.length; i += 50) {
+    await Promise.all(
+      manyKeys.slice(i, i + 50).map(async (authorization) => {
+        const res = await fetch(`${base}${path}`, { headers: { authorization } })
+        await res.arrayBuffer()
+      }),
+    )
+  }
 }
 
 async function load(
@@ -60,7 +116,7 @@ async function load(
   }
 }
 
-function scenarios(projectId: number, metricId: string): Scenario[] {
+function writeScenarios(projectId: number): Scenario[] {
   const gt = `/api/projects/${projectId}/groups_types`
   const metrics = `${gt}/0/metrics`
   const json = { 'content-type': 'application/json' }
@@ -74,24 +130,9 @@ function scenarios(projectId: number, metricId: string): Scenario[] {
   ]
   return [
     {
-      name: 'GET groups_types (5 types)',
-      requests: [{ method: 'GET', path: `${gt}/` }],
-      baseline: [{ method: 'GET', path: '/group_types' }],
-    },
-    {
       name: 'PATCH update_metadata (2 rows)',
       requests: [{ method: 'PATCH', path: `${gt}/update_metadata/`, headers: json, body: metadata }],
       baseline: [{ method: 'PATCH', path: '/group_types', headers: json, body: metadata }],
-    },
-    {
-      name: 'GET metrics (limit 20 of 50)',
-      requests: [{ method: 'GET', path: `${metrics}/?limit=20` }],
-      baseline: [{ method: 'GET', path: '/metrics' }],
-    },
-    {
-      name: 'GET metric',
-      requests: [{ method: 'GET', path: `${metrics}/${metricId}/` }],
-      baseline: [{ method: 'GET', path: '/metric' }],
     },
     {
       name: 'POST+DELETE metric pairs',
@@ -142,11 +183,55 @@ async function storageBaseline(database: Database, projectId: number): Promise<n
   return Math.round((batches * EVENTS_PER_BATCH) / DURATION)
 }
 
+interface Server {
+  base: string
+  stop(): Promise<void>
+  pid: number
+}
+
+async function startGroupd(env: Record<string, string>, extra: Record<string, string>): Promise<Server> {
+  const port = await freePort()
+  const child = spawnServer(['bin/groupd', 'serve'], {
+    ...env,
+    PORT: String(port),
+    GROUPD_LOG_LEVEL: 'warn',
+    GROUPD_RATE_LIMIT: 'off',
+    ...extra,
+  })
+  const base = `http://127.0.0.1:${port}`
+  await waitReady(child, `${base}/_ready`)
+  return {
+    base,
+    pid: child.pid as number,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill('SIGTERM')
+      await new Promise((r) => child.once('exit', r))
+    },
+  }
+}
+
+function row(engine: string, workers: number, scenario: string, r: Result, b: Result | undefined) {
+  return {
+    engine,
+    workers,
+    scenario,
+    req_per_sec: r.reqPerSec,
+    p50_ms: r.p50,
+    p99_ms: r.p99,
+    errors: r.errors,
+    non_2xx: r.non2xx,
+    baseline_req_per_sec: b?.reqPerSec,
+    ratio_vs_baseline: b ? Number((r.reqPerSec / b.reqPerSec).toFixed(3)) : undefined,
+  }
+}
+
 async function main() {
   const engines = (process.env.BENCH_ENGINES ?? 'sqlite,postgres').split(',')
   const pgOk = await postgresReachable()
   const rows: Record<string, unknown>[] = []
-  let baselineDone: Record<string, Result> | undefined
+  const starts: Record<string, unknown>[] = []
+  let baseline: Record<string, Result> | undefined
   for (const engine of engines) {
     if (engine === 'postgres' && !pgOk) {
       console.error(`postgres: skipped (not reachable at ${PG_URL})`)
@@ -154,17 +239,19 @@ async function main() {
     }
     const { database, env, cleanup } = await openDatabase(engine)
     const { projectId, key, token } = await seed(database)
+    const manyKeys = (await mintKeys(database, RATE_LIMIT_KEYS)).map((k) => `Bearer ${k}`)
     await database.close()
-    const port = await freePort()
-    const server = spawnServer(['bin/groupd', 'serve'], {
-      ...env,
-      PORT: String(port),
-      GROUPD_LOG_LEVEL: 'warn',
-      GROUPD_RATE_LIMIT: 'off',
-    })
-    const base = `http://127.0.0.1:${port}`
+    const cold = await coldStart(env)
+    starts.push({ engine, ...cold })
+    console.error(`${engine.padEnd(8)}  cold start: ${JSON.stringify(cold)}`)
+
+    let server = await startGroupd(env, {})
     try {
-      await waitReady(server, `${base}/_ready`)
+      await new Promise((r) => setTimeout(r, 1000))
+      const rssMb = idleRssMb(server.pid)
+      starts.push({ engine, idle_rss_mb: rssMb })
+      console.error(`${engine.padEnd(8)}  idle RSS: ${rssMb} MB`)
+      const base = server.base
       const auth = { authorization: `Bearer ${key}` }
       const metricsPath = `${base}/api/projects/${projectId}/groups_types/0/metrics/`
       let metricId = ''
@@ -179,49 +266,59 @@ async function main() {
         })
         metricId ||= (await res.json()).id
       }
+      await fetch(`${base}/batch/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: groupsBatch(token),
+      })
+      const reads = readScenarios(projectId, metricId)
+      const fixture = async (path: string) => (await fetch(`${base}${path}`, { headers: auth })).json()
       const fixtures = {
-        groupTypes: await (
-          await fetch(`${base}/api/projects/${projectId}/groups_types/`, { headers: auth })
-        ).json(),
-        metricsPage: await (await fetch(`${metricsPath}?limit=20`, { headers: auth })).json(),
-        metric: await (await fetch(`${metricsPath}${metricId}/`, { headers: auth })).json(),
+        groupTypes: await fixture(reads[0]?.path as string),
+        metricsPage: await fixture(reads[1]?.path as string),
+        metric: await fixture(reads[2]?.path as string),
+        groups: await fixture(reads[3]?.path as string),
+        group: await fixture(reads[4]?.path as string),
       }
-      if (!baselineDone) {
-        baselineDone = {}
+      if (!baseline) {
+        const done: Record<string, Result> = {}
         const fixturesFile = path.join(os.tmpdir(), `groupd-bench-fixtures-${process.pid}.json`)
         fs.writeFileSync(fixturesFile, JSON.stringify(fixtures))
         const bport = await freePort()
-        const baseline = spawnServer(
+        const bare = spawnServer(
           ['--import', 'tsx', 'bench/baseline-server.ts', fixturesFile, String(bport)],
           {},
         )
+        const burl = `http://127.0.0.1:${bport}`
         try {
-          await waitReady(baseline, `http://127.0.0.1:${bport}/metric`)
-          for (const s of scenarios(projectId, metricId)) {
-            baselineDone[s.name] = await load(`http://127.0.0.1:${bport}`, s.baseline, {})
-            console.error(`baseline  ${s.name}: ${baselineDone[s.name]?.reqPerSec} req/s`)
-          }
+          await waitReady(bare, `${burl}/metric`)
+          for (const r of reads)
+            await wrk(burl, { path: r.baseline }, { connections: CONNECTIONS, durationS: 1 })
+          for (const r of reads) done[r.name] = await readLoad(burl, r.baseline)
+          for (const w of writeScenarios(projectId)) done[w.name] = await load(burl, w.baseline, {})
+          for (const [name, r] of Object.entries(done))
+            console.error(`baseline  ${name}: ${r.reqPerSec} req/s`)
         } finally {
-          baseline.kill()
+          bare.kill()
         }
+        baseline = done
       }
-      for (const s of scenarios(projectId, metricId)) {
-        const result = await load(base, s.requests, auth)
-        const b = baselineDone[s.name] as Result
-        console.error(`${engine.padEnd(8)}  ${s.name}: ${result.reqPerSec} req/s`)
-        rows.push({
-          engine,
-          scenario: s.name,
-          req_per_sec: result.reqPerSec,
-          p50_ms: result.p50,
-          p99_ms: result.p99,
-          errors: result.errors,
-          non_2xx: result.non2xx,
-          baseline_req_per_sec: b.reqPerSec,
-          baseline_p99_ms: b.p99,
-          ratio_vs_baseline: Number((result.reqPerSec / b.reqPerSec).toFixed(3)),
-        })
+      const b = baseline
+      const report = (workers: number, name: string, r: Result, against?: string) => {
+        rows.push(row(engine, workers, name, r, b[against ?? name]))
+        console.error(`${engine.padEnd(8)}  w${workers} ${name}: ${r.reqPerSec} req/s`)
       }
+      await warmUp(base, reads, key, manyKeys)
+      for (const r of reads) report(1, r.name, await readLoad(base, r.path, [`Bearer ${key}`]))
+      const gt = reads[0] as ReadScenario
+      report(
+        1,
+        `${gt.name}, ${RATE_LIMIT_KEYS} keys, rate limit off`,
+        await readLoad(base, gt.path, manyKeys),
+        gt.name,
+      )
+      for (const w of writeScenarios(projectId)) report(1, w.name, await load(base, w.requests, auth))
+
       const capture = await load(
         base,
         [
@@ -236,12 +333,29 @@ async function main() {
       )
       const captureEventsPerSec = capture.reqPerSec * EVENTS_PER_BATCH
       console.error(`${engine.padEnd(8)}  capture: ${captureEventsPerSec} events/s`)
+      await server.stop()
+
+      server = await startGroupd(env, { GROUPD_RATE_LIMIT: 'on' })
+      await warmUp(server.base, [gt], key, manyKeys)
+      report(
+        1,
+        `${gt.name}, ${RATE_LIMIT_KEYS} keys, rate limit on`,
+        await readLoad(server.base, gt.path, manyKeys),
+        gt.name,
+      )
+      await server.stop()
+
+      server = await startGroupd(env, { GROUPD_WORKERS: '2' })
+      await warmUp(server.base, reads, key, manyKeys)
+      for (const r of reads) report(2, r.name, await readLoad(server.base, r.path, [`Bearer ${key}`]))
+
       const direct = await openExisting(env)
       const baselineEventsPerSec = await storageBaseline(direct, projectId)
       await direct.close()
       console.error(`${engine.padEnd(8)}  storage baseline: ${baselineEventsPerSec} events/s`)
       rows.push({
         engine,
+        workers: 1,
         scenario: `POST /batch/ (${EVENTS_PER_BATCH} events with $groups)`,
         req_per_sec: capture.reqPerSec,
         events_per_sec: captureEventsPerSec,
@@ -253,18 +367,20 @@ async function main() {
         ratio_vs_baseline: Number((captureEventsPerSec / baselineEventsPerSec).toFixed(3)),
       })
     } finally {
-      server.kill('SIGTERM')
-      await new Promise((r) => server.once('exit', r))
+      await server.stop()
       await cleanup()
     }
   }
   console.table(rows)
+  console.table(starts)
   const summary = {
     connections: CONNECTIONS,
     duration_s: DURATION,
     cpus: os.cpus().length,
     node: process.version,
+    load_generators: { reads: 'wrk -t2', writes_and_capture: 'autocannon' },
     results: rows,
+    start: starts,
   }
   fs.mkdirSync('.bench', { recursive: true })
   fs.writeFileSync('.bench/api.json', `${JSON.stringify(summary, null, 2)}\n`)

@@ -1,11 +1,10 @@
 /**
  * buildApp(deps) returns a ready Fastify instance with every resource's routes; it never listens.
  */
-import swagger from '@fastify/swagger'
-import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { captureRoutes } from './capture/routes.ts'
+import type { RateLimitConfig } from './config.ts'
 import type { Database } from './db/database.ts'
 import { groupTypeRoutes } from './group-types/routes.ts'
 import { metricRoutes } from './group-usage-metrics/routes.ts'
@@ -16,10 +15,12 @@ import { clientErrorHandler, frameworkErrors, registerErrorHandler } from './htt
 import { trackRoutes } from './http/method-not-allowed.ts'
 import { validateBody } from './http/validation.ts'
 import { ingestionWarningRoutes } from './ingestion-warnings/routes.ts'
+import { registerDocs } from './ops/docs.ts'
 import { opsRoutes } from './ops/routes.ts'
 import { projectRoutes } from './projects/routes.ts'
 import { queryRoutes } from './query/routes.ts'
-import { type RateLimitConfig, RateLimiter } from './rate-limit/limiter.ts'
+import { RateLimiter } from './rate-limit/limiter.ts'
+import { counterStore } from './rate-limit/store.ts'
 import { sdkConfigRoutes } from './sdk-config/routes.ts'
 
 export interface AppDeps {
@@ -67,30 +68,14 @@ export async function buildApp({
   registerContentTypes(app)
   registerErrorHandler(app)
   const limiter = new RateLimiter(
-    () => database.rateLimitDb(),
+    () => counterStore(database),
     rateLimit ?? { enabled: false, burst: 0, sustained: 0 },
   )
+  app.addHook('onClose', () => limiter.close())
   registerAuth(app, database, limiter)
   const addMethodNotAllowedRoutes = trackRoutes(app)
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'groupd',
-        version: '0.1.0',
-        description:
-          "PostHog-compatible group types and group usage metrics API. Errors use PostHog's envelope.",
-      },
-      components: {
-        securitySchemes: {
-          PersonalAPIKeyAuth: { type: 'http', scheme: 'bearer', description: 'Personal API key (phx_…)' },
-        },
-      },
-      security: [{ PersonalAPIKeyAuth: [] }],
-    },
-  })
-  await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { deepLinking: true } })
+  registerDocs(app)
 
   await app.register(opsRoutes, { database })
   await app.register(projectRoutes, { database })

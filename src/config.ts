@@ -2,8 +2,8 @@
  * The only reader of process.env. Parsed once at start; a bad value fails fast with a sentence
  * that names the variable.
  */
+import os from 'node:os'
 import path from 'node:path'
-import type { RateLimitConfig } from './rate-limit/limiter.ts'
 
 export type DatabaseConfig = { engine: 'postgres'; url: string } | { engine: 'sqlite'; dataDir: string }
 
@@ -17,6 +17,16 @@ export interface Config {
   /** How long SIGTERM waits for in-flight requests before exiting anyway. */
   shutdownTimeoutMs: number
   rateLimit: RateLimitConfig
+  /** Server processes sharing the port (node:cluster); 1 serves from this process. */
+  workers: number
+}
+
+export interface RateLimitConfig {
+  enabled: boolean
+  /** Requests per minute per key (PostHog: 480). */
+  burst: number
+  /** Requests per hour per key (PostHog: 4800). */
+  sustained: number
 }
 
 export class ConfigError extends Error {}
@@ -37,6 +47,20 @@ function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   if (['1', 'true', 'yes', 'on'].includes(raw)) return true
   if (['0', 'false', 'no', 'off'].includes(raw)) return false
   throw new ConfigError(`${name} must be true or false, got "${env[name]}".`)
+}
+
+/** Most server processes GROUPD_WORKERS may ask for. */
+export const MAX_WORKERS = 64
+
+function workers(env: NodeJS.ProcessEnv): number {
+  if (env.GROUPD_WORKERS?.toLowerCase() === 'auto') return Math.min(os.availableParallelism(), MAX_WORKERS)
+  try {
+    return int(env, 'GROUPD_WORKERS', 1, 1, MAX_WORKERS)
+  } catch {
+    throw new ConfigError(
+      `GROUPD_WORKERS must be "auto" or an integer from 1 to ${MAX_WORKERS}, got "${env.GROUPD_WORKERS}".`,
+    )
+  }
 }
 
 export function databaseConfig(env: NodeJS.ProcessEnv = process.env): DatabaseConfig {
@@ -63,5 +87,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       burst: int(env, 'GROUPD_RATE_LIMIT_BURST', 480, 1, 1_000_000),
       sustained: int(env, 'GROUPD_RATE_LIMIT_SUSTAINED', 4800, 1, 100_000_000),
     },
+    workers: workers(env),
   }
 }

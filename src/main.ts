@@ -1,10 +1,16 @@
-/** config → Database → migrate → buildApp → listen → graceful shutdown. */
-import { buildApp } from './app.ts'
+/** config → Database → migrate → buildApp → listen → graceful shutdown (or cluster.ts's workers). */
+import cluster from 'node:cluster'
 import type { Config } from './config.ts'
 import { Database } from './db/database.ts'
 import { migrate } from './db/migrate.ts'
 
 export async function serve(config: Config): Promise<void> {
+  if (config.workers > 1 && cluster.isPrimary) {
+    const { runPrimary } = await import('./cluster.ts')
+    return runPrimary(config)
+  }
+  // Loaded here: the cluster's primary never needs the HTTP stack.
+  const { buildApp } = await import('./app.ts')
   const database = Database.open(config.database)
   await migrate(database)
   const app = await buildApp({

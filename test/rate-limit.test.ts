@@ -87,8 +87,9 @@ describe('rate limiting across processes', () => {
       Array.from({ length: 40 }, (_, i) => client(servers[i % 2]!.url, t.key).get(path)),
     )
     const ok = statuses.filter((r) => r.status === 200).length
-    assert.equal(ok, 30, 'exactly the burst budget, not twice it')
-    assert.equal(statuses.filter((r) => r.status === 429).length, 10)
+    // The documented tolerance: (processes − 1) × 1% of the limit (at least 1) beyond it.
+    assert.ok(ok >= 30 && ok <= 31, `the burst budget within the documented tolerance, got ${ok}`)
+    assert.equal(statuses.filter((r) => r.status === 429).length, 40 - ok)
     const sustained = await startServerProcess({
       ...testDb.env,
       GROUPD_RATE_LIMIT: 'on',

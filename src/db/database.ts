@@ -3,15 +3,16 @@
  * Stores take an `Executor` so the same code runs inside or outside `transaction(fn)`.
  */
 import fs from 'node:fs'
+import { createRequire } from 'node:module'
 import path from 'node:path'
-import SQLite from 'better-sqlite3'
+import type SQLite from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely'
-import pg from 'pg'
+import type pg from 'pg'
 import type { DatabaseConfig } from '../config.ts'
+import { type ChangeFeed, PostgresChangeFeed, SqliteChangeFeed, type Topic } from './changes.ts'
 import { type Engine, pgTypes } from './dialect.ts'
 import { isRetryableConflict } from './errors.ts'
 import { registerSqliteFunctions } from './functions.ts'
-import { createRateLimitTable } from './migrations/005-rate-limits.ts'
 import type { DB } from './schema.ts'
 import { storableJson } from './text.ts'
 
@@ -29,24 +30,34 @@ export interface PostgresOptions {
 /** How long an embedded-database writer waits for another process's write lock (ms). */
 export const SQLITE_BUSY_TIMEOUT_MS = 5_000
 
+// Each engine's driver is loaded only when that engine is opened (a faster start for the other).
+const require = createRequire(import.meta.url)
+const loadPg = () => require('pg') as typeof pg
+const loadSqlite = () => require('better-sqlite3') as typeof SQLite
+
 export class Database {
-  private sidecar: Promise<Kysely<DB>> | undefined
+  private readonly sideFiles = new Map<string, Kysely<DB>>()
 
   private constructor(
     readonly engine: Engine,
     readonly db: Kysely<DB>,
+    /** Tells every groupd process on this database what changed (see changes.ts). */
+    readonly changes: ChangeFeed,
     private readonly onClose: () => Promise<void>,
     private readonly dataDir?: string,
-  ) {}
+  ) {
+    changes.track(db)
+  }
 
   static postgres(url: string, options: PostgresOptions = {}): Database {
+    const pg = loadPg()
     const pool = new pg.Pool({
       connectionString: url,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
       statement_timeout: options.statementTimeoutMs ?? 30_000,
       idleTimeoutMillis: 30_000,
-      types: pgTypes(),
+      types: pgTypes(pg),
     })
     // A client losing its connection (database restart) emits 'error': on the pool while idle, on
     // the client itself while checked out (inside a transaction). Unhandled, either would crash the
@@ -54,20 +65,21 @@ export class Database {
     pool.on('error', () => {})
     pool.on('connect', (client) => client.on('error', () => {}))
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
-    return new Database('postgres', db, () => db.destroy())
+    const changes = new PostgresChangeFeed(() => new pg.Client({ connectionString: url }))
+    return new Database('postgres', db, changes, () => db.destroy())
   }
 
   /** Embedded SQLite in `dataDir/groupd.sqlite`: WAL, synchronous=FULL, foreign keys on. */
   static sqlite(dataDir: string): Database {
     fs.mkdirSync(dataDir, { recursive: true })
     const file = path.join(dataDir, 'groupd.sqlite')
-    const sqlite = new SQLite(file, { timeout: SQLITE_BUSY_TIMEOUT_MS })
+    const sqlite = new (loadSqlite())(file, { timeout: SQLITE_BUSY_TIMEOUT_MS })
     sqlite.pragma('journal_mode = WAL')
     sqlite.pragma('synchronous = FULL')
     sqlite.pragma('foreign_keys = ON')
     registerSqliteFunctions(sqlite)
     const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
-    return new Database('sqlite', db, () => db.destroy(), dataDir)
+    return new Database('sqlite', db, new SqliteChangeFeed(sqlite), () => db.destroy(), dataDir)
   }
 
   static open(config: DatabaseConfig): Database {
@@ -80,18 +92,27 @@ export class Database {
    * another process writes, instead of waiting for the busy timeout.
    */
   async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
-    if (this.engine === 'postgres') return this.db.transaction().execute(fn)
-    return this.db.connection().execute(async (conn) => {
-      await sql`begin immediate`.execute(conn)
-      try {
-        const result = await fn(conn)
-        await sql`commit`.execute(conn)
-        return result
-      } catch (error) {
-        await sql`rollback`.execute(conn).catch(() => {})
-        throw error
-      }
-    })
+    // Changes announced inside are invalidated in this process once the transaction commits.
+    const changed = new Set<Topic>()
+    const result = await (this.engine === 'postgres'
+      ? this.db.transaction().execute((tx) => {
+          this.changes.track(tx, changed)
+          return fn(tx)
+        })
+      : this.db.connection().execute(async (conn) => {
+          this.changes.track(conn, changed)
+          await sql`begin immediate`.execute(conn)
+          try {
+            const result = await fn(conn)
+            await sql`commit`.execute(conn)
+            return result
+          } catch (error) {
+            await sql`rollback`.execute(conn).catch(() => {})
+            throw error
+          }
+        }))
+    for (const topic of changed) this.changes.invalidate(topic)
+    return result
   }
 
   /**
@@ -109,23 +130,23 @@ export class Database {
   }
 
   /**
-   * Where rate-limit counters live: the main database on PostgreSQL (an UNLOGGED table), a side
-   * file `ratelimit.sqlite` next to the embedded database (synchronous=OFF: counters may be lost
-   * in a power cut, and counting does not wait for the main database's write lock or fsync).
+   * A side file `<name>.sqlite` next to the embedded database, for data that may be lost in a
+   * power cut (synchronous=OFF) and must not wait for the main database's write lock or fsync.
+   * On PostgreSQL (no data directory) the main database.
    */
-  rateLimitDb(): Promise<Kysely<DB>> {
-    if (this.engine === 'postgres' || !this.dataDir) return Promise.resolve(this.db)
-    this.sidecar ??= (async () => {
-      const sqlite = new SQLite(path.join(this.dataDir as string, 'ratelimit.sqlite'), {
+  sideFile(name: string): Kysely<DB> {
+    if (this.engine === 'postgres' || !this.dataDir) return this.db
+    let db = this.sideFiles.get(name)
+    if (!db) {
+      const sqlite = new (loadSqlite())(path.join(this.dataDir, `${name}.sqlite`), {
         timeout: SQLITE_BUSY_TIMEOUT_MS,
       })
       sqlite.pragma('journal_mode = WAL')
       sqlite.pragma('synchronous = OFF')
-      const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
-      await createRateLimitTable(db)
-      return db
-    })()
-    return this.sidecar
+      db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
+      this.sideFiles.set(name, db)
+    }
+    return db
   }
 
   async ping(): Promise<void> {
@@ -133,7 +154,8 @@ export class Database {
   }
 
   async close(): Promise<void> {
-    if (this.sidecar) await (await this.sidecar).destroy()
+    await this.changes.close()
+    for (const db of this.sideFiles.values()) await db.destroy()
     await this.onClose()
   }
 }

@@ -2,7 +2,7 @@
  * Everything that differs between PostgreSQL and SQLite lives here, each with its reason.
  */
 import type { ColumnDataType, SelectQueryBuilder } from 'kysely'
-import pg from 'pg'
+import type pg from 'pg'
 
 export type Engine = 'postgres' | 'sqlite'
 
@@ -23,7 +23,7 @@ export function columnTypes(engine: Engine) {
  * pg type parsers that make PostgreSQL rows look like better-sqlite3 rows: int8 and numeric as
  * numbers (counts and ids fit in 2^53), timestamps as ISO strings, JSON as raw text, booleans 0/1.
  */
-export function pgTypes(): pg.CustomTypesConfig {
+export function pgTypes(pg: typeof import('pg').default): pg.CustomTypesConfig {
   const parseDate = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ) as (v: string) => Date
   const parsers: Record<number, (v: string) => unknown> = {
     [pg.types.builtins.INT8]: Number,

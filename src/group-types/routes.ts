@@ -2,8 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Database } from '../db/database.ts'
 import { projectOf } from '../http/auth.ts'
+import { sendCachedJson } from '../http/cached-json.ts'
 import { notFound } from '../http/errors.ts'
 import { NoContent, ProjectIdParam, responses } from '../http/schemas.ts'
+import { cachedGroupTypes } from './cache.ts'
 import {
   GroupTypeList,
   GroupTypeSchema,
@@ -12,7 +14,7 @@ import {
   UpdateMetadataBody,
 } from './schema.ts'
 import { MAX_GROUP_TYPES_PER_PROJECT, updateMetadata } from './service.ts'
-import { deleteGroupType, getGroupType, listGroupTypes, updateGroupType } from './store.ts'
+import { deleteGroupType, getGroupType, updateGroupType } from './store.ts'
 
 const groupTypeNotFound = () => notFound('Group type not found')
 
@@ -43,7 +45,10 @@ export const groupTypeRoutes: FastifyPluginAsyncTypebox<{ database: Database }> 
         response: responses({ 200: GroupTypeList }),
       },
     },
-    async (request) => (await listGroupTypes(db, projectOf(request).id)).map(serializeGroupType),
+    async (request, reply) => {
+      const list = await cachedGroupTypes(database, projectOf(request).id)
+      return sendCachedJson(reply, list, () => list.map(serializeGroupType))
+    },
   )
 
   app.delete(

@@ -1,4 +1,9 @@
-/** Group type mappings of one project; every query is filtered by project. */
+/**
+ * Group type mappings of one project; every query is filtered by project. Every write announces
+ * the project's change (db/changes.ts), which keeps the cached lists (cache.ts) exact.
+ */
+import { announce, projectTopic } from '../db/changes.ts'
+import { compiled } from '../db/compiled.ts'
 import { type Executor, fromJson, toJson } from '../db/database.ts'
 import { type Engine, forUpdate } from '../db/dialect.ts'
 import type { GroupTypeMappingRow } from '../db/schema.ts'
@@ -36,9 +41,12 @@ function selectProject(db: Executor, projectId: number) {
   return db.selectFrom('group_type_mappings').selectAll().where('project_id', '=', projectId)
 }
 
+const listQuery = compiled((db, projectId: number) =>
+  selectProject(db, projectId).orderBy('group_type_index'),
+)
+
 export async function listGroupTypes(db: Executor, projectId: number): Promise<GroupType[]> {
-  const rows = await selectProject(db, projectId).orderBy('group_type_index').execute()
-  return rows.map(decode)
+  return (await listQuery(db, projectId)).map(decode)
 }
 
 /** The project's mappings, locked for the rest of the transaction (in index order, so no deadlock). */
@@ -62,6 +70,7 @@ export async function deleteGroupType(db: Executor, projectId: number, index: nu
     .where('project_id', '=', projectId)
     .where('group_type_index', '=', index)
     .executeTakeFirst()
+  await announce(db, projectTopic(projectId))
   return Number(result.numDeletedRows) > 0
 }
 
@@ -85,6 +94,7 @@ export async function updateGroupType(
     .where('project_id', '=', projectId)
     .where('group_type_index', '=', index)
     .executeTakeFirst()
+  await announce(db, projectTopic(projectId))
   return Number(result.numUpdatedRows) > 0
 }
 
@@ -102,6 +112,7 @@ export async function insertGroupType(
     .onConflict((oc) => oc.doNothing())
     .returning('group_type_index')
     .executeTakeFirst()
+  if (row) await announce(db, projectTopic(projectId))
   return row?.group_type_index
 }
 

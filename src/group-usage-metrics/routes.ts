@@ -4,12 +4,14 @@ import type { Database } from '../db/database.ts'
 import { isUuid } from '../db/ids.ts'
 import { MAX_GROUP_TYPES_PER_PROJECT } from '../group-types/service.ts'
 import { projectOf } from '../http/auth.ts'
+import { sendCachedJson } from '../http/cached-json.ts'
 import { notFound } from '../http/errors.ts'
 import { PageOf, PageQuery, page, pageRequest } from '../http/pagination.ts'
 import { NoContent, responses } from '../http/schemas.ts'
+import { cachedMetric, cachedMetricsPage } from './cache.ts'
 import { MetricBody, MetricItemParams, MetricParams, MetricSchema, serializeMetric } from './schema.ts'
 import { changeMetric, createMetric } from './service.ts'
-import { countMetrics, deleteMetric, getMetric, listMetrics, type Metric, type Scope } from './store.ts'
+import { deleteMetric, type Metric, type Scope } from './store.ts'
 
 /** The (project, group type index) a request addresses; an index outside 0..4 is 404. */
 function scopeOf(request: FastifyRequest): Scope {
@@ -32,7 +34,7 @@ export const metricRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = a
   const loadMetric = async (request: FastifyRequest) => {
     const scope = scopeOf(request)
     const id = (request.params as { id: string }).id
-    const metric = isUuid(id) ? await getMetric(db, scope, id.toLowerCase()) : undefined
+    const metric = isUuid(id) ? await cachedMetric(database, scope, id.toLowerCase()) : undefined
     if (!metric) throw notFound()
     found.set(request, { scope, metric })
   }
@@ -54,11 +56,12 @@ export const metricRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = a
         response: responses({ 200: PageOf(MetricSchema) }),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const scope = scopeOf(request)
       const pageReq = pageRequest(request.query)
-      const [count, metrics] = await Promise.all([countMetrics(db, scope), listMetrics(db, scope, pageReq)])
-      return page(request, pageReq, count, metrics.map(serializeMetric))
+      const cached = await cachedMetricsPage(database, scope, pageReq)
+      const body = () => page(request, pageReq, cached.count, cached.metrics.map(serializeMetric))
+      return sendCachedJson(reply, cached, body, `${request.protocol}://${request.host}${request.url}`)
     },
   )
 
@@ -93,7 +96,10 @@ export const metricRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = a
         response: responses({ 200: MetricSchema }),
       },
     },
-    async (request) => serializeMetric(loaded(request).metric),
+    async (request, reply) => {
+      const { metric } = loaded(request)
+      return sendCachedJson(reply, metric, () => serializeMetric(metric))
+    },
   )
 
   for (const method of ['PUT', 'PATCH'] as const) {

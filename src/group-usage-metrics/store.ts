@@ -1,4 +1,9 @@
-/** Group usage metrics of one project and group type index; every query is filtered by both. */
+/**
+ * Group usage metrics of one project and group type index; every query is filtered by both.
+ * Every write announces the project's change (db/changes.ts), which keeps cache.ts exact.
+ */
+import { announce, projectTopic } from '../db/changes.ts'
+import { compiled } from '../db/compiled.ts'
 import { type Executor, fromJson, nowIso, toJson } from '../db/database.ts'
 import type { GroupUsageMetricRow } from '../db/schema.ts'
 
@@ -42,12 +47,18 @@ function inScope(db: Executor, scope: Scope) {
     .where('group_type_index', '=', scope.groupTypeIndex)
 }
 
+const countQuery = compiled((db, projectId: number, groupTypeIndex: number) =>
+  inScope(db, { projectId, groupTypeIndex }).select((eb) => eb.fn.countAll<number>().as('n')),
+)
+
 export async function countMetrics(db: Executor, scope: Scope): Promise<number> {
-  const row = await inScope(db, scope)
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .executeTakeFirst()
+  const [row] = await countQuery(db, scope.projectId, scope.groupTypeIndex)
   return Number(row?.n ?? 0)
 }
+
+const listQuery = compiled((db, projectId: number, groupTypeIndex: number, limit: number, offset: number) =>
+  inScope(db, { projectId, groupTypeIndex }).selectAll().orderBy('id').limit(limit).offset(offset),
+)
 
 /** In creation order (UUIDv7 ids sort by time). */
 export async function listMetrics(
@@ -55,17 +66,16 @@ export async function listMetrics(
   scope: Scope,
   page: { limit: number; offset: number },
 ): Promise<Metric[]> {
-  const rows = await inScope(db, scope)
-    .selectAll()
-    .orderBy('id')
-    .limit(page.limit)
-    .offset(page.offset)
-    .execute()
+  const rows = await listQuery(db, scope.projectId, scope.groupTypeIndex, page.limit, page.offset)
   return rows.map(decode)
 }
 
+const getQuery = compiled((db, projectId: number, groupTypeIndex: number, id: string) =>
+  inScope(db, { projectId, groupTypeIndex }).selectAll().where('id', '=', id),
+)
+
 export async function getMetric(db: Executor, scope: Scope, id: string): Promise<Metric | undefined> {
-  const row = await inScope(db, scope).selectAll().where('id', '=', id).executeTakeFirst()
+  const [row] = await getQuery(db, scope.projectId, scope.groupTypeIndex, id)
   return row && decode(row)
 }
 
@@ -88,6 +98,7 @@ export async function insertMetric(
       updated_at: now,
     })
     .execute()
+  await announce(db, projectTopic(scope.projectId))
   return { id, group_type_index: scope.groupTypeIndex, ...values }
 }
 
@@ -104,6 +115,7 @@ export async function updateMetric(
     .where('group_type_index', '=', scope.groupTypeIndex)
     .where('id', '=', id)
     .executeTakeFirst()
+  await announce(db, projectTopic(scope.projectId))
   return Number(result.numUpdatedRows) > 0
 }
 
@@ -114,6 +126,7 @@ export async function deleteMetric(db: Executor, scope: Scope, id: string): Prom
     .where('group_type_index', '=', scope.groupTypeIndex)
     .where('id', '=', id)
     .executeTakeFirst()
+  await announce(db, projectTopic(scope.projectId))
   return Number(result.numDeletedRows) > 0
 }
 

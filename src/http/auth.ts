@@ -7,11 +7,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Database } from '../db/database.ts'
 import type { Project } from '../db/schema.ts'
-import type { RateLimiter } from '../rate-limit/limiter.ts'
-import { findActiveKey, type PersonalApiKey, touchLastUsed } from '../tenancy/keys.ts'
-import { currentProjectId, getProjectForUser } from '../tenancy/projects.ts'
+import { RateLimited, type RateLimiter } from '../rate-limit/limiter.ts'
+import { activeKey, projectForUser } from '../tenancy/cache.ts'
+import { type PersonalApiKey, touchLastUsed } from '../tenancy/keys.ts'
+import { currentProjectId } from '../tenancy/projects.ts'
 import { grants, type ScopeAction, type ScopeObject } from '../tenancy/scopes.ts'
-import { authenticationFailed, notAuthenticated, notFound, permissionDenied } from './errors.ts'
+import { authenticationFailed, notAuthenticated, notFound, permissionDenied, throttled } from './errors.ts'
 import { isPlainObject } from './validation.ts'
 
 export interface RouteAuth {
@@ -88,7 +89,7 @@ export function registerAuth(app: FastifyInstance, database: Database, limiter: 
     if (!auth) return
     const found = findKey(request)
     if (!found) throw notAuthenticated()
-    const key = await findActiveKey(database.db, found.key)
+    const key = await activeKey(database, found.key)
     if (!key) throw authenticationFailed(`Personal API key found in request ${found.source} is invalid.`)
     request.apiKey = key
     touchLastUsed(database.db, key).catch((error) =>
@@ -96,10 +97,10 @@ export function registerAuth(app: FastifyInstance, database: Database, limiter: 
     )
 
     const rawProject = (request.params as Record<string, string> | undefined)?.project_id
-    let project: Awaited<ReturnType<typeof getProjectForUser>>
+    let project: Awaited<ReturnType<typeof projectForUser>>
     if (rawProject !== undefined) {
       const projectId = await resolveProjectId(database, rawProject, key)
-      project = await getProjectForUser(database.db, projectId, key.user_id)
+      project = await projectForUser(database, projectId, key.user_id)
       if (!project) throw notFound('Project not found.')
       if (key.scoped_teams && !key.scoped_teams.includes(project.id)) {
         throw permissionDenied(`API key does not have access to the requested project: ID ${project.id}.`)
@@ -123,7 +124,9 @@ export function registerAuth(app: FastifyInstance, database: Database, limiter: 
     }
 
     // Throttles come last, as in DRF: refused requests do not spend the budget.
-    await limiter.check(key.id)
+    await limiter.check(key.id).catch((error) => {
+      throw error instanceof RateLimited ? throttled(error.waitSeconds) : error
+    })
   })
 }
 

@@ -75,3 +75,14 @@ export const databaseUnavailable = (retryAfterSeconds: number) =>
       'retry-after': String(retryAfterSeconds),
     },
   )
+
+/** DRF's Throttled: "Request was throttled. Expected available in N second(s)." */
+export function throttled(waitSeconds: number): ApiError {
+  const unit = waitSeconds === 1 ? 'second' : 'seconds'
+  return new ApiError(
+    'throttled',
+    `Request was throttled. Expected available in ${waitSeconds} ${unit}.`,
+    null,
+    { 'retry-after': String(waitSeconds) },
+  )
+}

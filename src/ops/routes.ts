@@ -1,4 +1,4 @@
-/** Public operational routes: liveness, readiness and the OpenAPI document. */
+/** Public operational routes: liveness and readiness (the OpenAPI document: docs.ts). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Database } from '../db/database.ts'
@@ -35,11 +35,5 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = asyn
           .send({ status: 'unavailable', engine: database.engine })
       }
     },
-  )
-
-  app.get(
-    '/api/schema/',
-    { schema: { tags: ['operations'], summary: 'This OpenAPI 3.1 document', security: [] } },
-    async () => app.swagger(),
   )
 }

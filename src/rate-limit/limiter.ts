@@ -1,45 +1,127 @@
-/** PostHog's personal-API-key throttles: a burst rate per minute and a sustained rate per hour. */
+/**
+ * PostHog's personal-API-key throttles: a burst rate per minute and a sustained rate per hour,
+ * one budget per key across every groupd process sharing the database.
+ *
+ * Below half of a key's budget, requests are counted in process and the counts are added to the
+ * shared store in batches: every FLUSH_INTERVAL_MS, or at once when a key has `batch` (1% of its
+ * smaller limit, at least 1) uncounted hits, in which case the request waits for that flush. From
+ * half the budget on, each request is counted in the shared store before it is let through and
+ * decided on the totals that returns; only other processes' uncounted hits (at most `batch` each)
+ * are unseen, so with P processes a key can get about (P − 1) × batch requests beyond its limit
+ * (README: Rate limits).
+ */
 import type { Kysely } from 'kysely'
+import type { RateLimitConfig } from '../config.ts'
 import type { DB } from '../db/schema.ts'
-import { ApiError } from '../http/errors.ts'
-import { HOUR_MS, hit, MINUTE_MS } from './store.ts'
+import { type Counts, HOUR_MS, hit, MINUTE_MS } from './store.ts'
 
-export interface RateLimitConfig {
-  enabled: boolean
-  /** Requests per minute per key (PostHog: 480). */
-  burst: number
-  /** Requests per hour per key (PostHog: 4800). */
-  sustained: number
+export const FLUSH_INTERVAL_MS = 100
+
+/** A request over the limit; the HTTP layer renders it (PostHog's 429). */
+export class RateLimited extends Error {
+  constructor(readonly waitSeconds: number) {
+    super(`rate limited for ${waitSeconds} s`)
+  }
 }
 
-/** DRF's Throttled: "Request was throttled. Expected available in N second(s)." */
-export function throttled(waitSeconds: number): ApiError {
-  const unit = waitSeconds === 1 ? 'second' : 'seconds'
-  return new ApiError(
-    'throttled',
-    `Request was throttled. Expected available in ${waitSeconds} ${unit}.`,
-    null,
-    {
-      'retry-after': String(waitSeconds),
-    },
-  )
+interface KeyState extends Counts {
+  /** Hits counted here and not yet added to the shared store. */
+  pending: number
+  flushing?: Promise<void>
 }
 
 export class RateLimiter {
-  constructor(
-    private readonly db: () => Promise<Kysely<DB>>,
-    readonly config: RateLimitConfig,
-  ) {}
+  private readonly keys = new Map<string, KeyState>()
+  private readonly batch: number
+  private timer: NodeJS.Timeout | undefined
+  private store: Promise<Kysely<DB>> | undefined
 
-  /** Counts a request by this key; throws 429 when it is over either limit. */
+  constructor(
+    /** Opens the shared store, on first use. */
+    private readonly open: () => Promise<Kysely<DB>>,
+    readonly config: RateLimitConfig,
+  ) {
+    this.batch = Math.max(1, Math.floor(Math.min(config.burst, config.sustained) / 100))
+  }
+
+  /** Counts a request by this key; throws RateLimited when it is over either limit. */
   async check(keyId: string, now = Date.now()): Promise<void> {
     if (!this.config.enabled) return
-    const counts = await hit(await this.db(), keyId, now)
+    let state = this.keys.get(keyId)
+    if (!state) {
+      state = { minute_start: now, minute_count: 0, hour_start: now, hour_count: 0, pending: 0 }
+      this.keys.set(keyId, state)
+    }
+    while (state.pending >= this.batch) await this.flush(keyId, state, now)
+    // Windows the shared store has not rolled yet roll here; the next flush brings its view.
+    if (now - state.minute_start >= MINUTE_MS) Object.assign(state, { minute_start: now, minute_count: 0 })
+    if (now - state.hour_start >= HOUR_MS) Object.assign(state, { hour_start: now, hour_count: 0 })
+    // Refused requests do not count.
+    let waitMs = this.waitMs(state, state.pending + 1, now)
+    if (waitMs === 0 && this.pastHalf(state)) {
+      // Near the limit, this request is counted in the shared store before it is let through.
+      this.store ??= this.open()
+      Object.assign(state, await hit(await this.store, keyId, now))
+      waitMs = this.waitMs(state, state.pending, now)
+    } else if (waitMs === 0) {
+      state.pending++
+      this.timer ??= setTimeout(() => void this.flushAll(), FLUSH_INTERVAL_MS).unref()
+    }
+    if (waitMs > 0) throw new RateLimited(Math.max(1, Math.ceil(waitMs / 1000)))
+  }
+
+  /** How long until `used` more requests fit in both windows (0: they fit now). */
+  private waitMs(state: KeyState, used: number, now: number): number {
     let waitMs = 0
-    if (counts.minute_count > this.config.burst)
-      waitMs = Math.max(waitMs, counts.minute_start + MINUTE_MS - now)
-    if (counts.hour_count > this.config.sustained)
-      waitMs = Math.max(waitMs, counts.hour_start + HOUR_MS - now)
-    if (waitMs > 0) throw throttled(Math.max(1, Math.ceil(waitMs / 1000)))
+    if (state.minute_count + used > this.config.burst)
+      waitMs = Math.max(waitMs, state.minute_start + MINUTE_MS - now)
+    if (state.hour_count + used > this.config.sustained)
+      waitMs = Math.max(waitMs, state.hour_start + HOUR_MS - now)
+    return waitMs
+  }
+
+  private pastHalf(state: KeyState): boolean {
+    const used = state.pending + 1
+    return (
+      2 * (state.minute_count + used) > this.config.burst ||
+      2 * (state.hour_count + used) > this.config.sustained
+    )
+  }
+
+  private flush(keyId: string, state: KeyState, now = Date.now()): Promise<void> {
+    state.flushing ??= (async () => {
+      const delta = state.pending
+      state.pending = 0
+      try {
+        this.store ??= this.open()
+        Object.assign(state, await hit(await this.store, keyId, now, delta))
+      } catch (error) {
+        state.pending += delta
+        throw error
+      } finally {
+        state.flushing = undefined
+      }
+    })()
+    return state.flushing
+  }
+
+  /** Adds every key's uncounted hits to the shared store; forgets keys idle for an hour. */
+  async flushAll(): Promise<void> {
+    this.timer = undefined
+    const now = Date.now()
+    const flushes: Promise<void>[] = []
+    for (const [keyId, state] of this.keys) {
+      if (state.pending > 0) flushes.push(this.flush(keyId, state, now))
+      else if (!state.flushing && now - state.hour_start >= HOUR_MS) this.keys.delete(keyId)
+    }
+    const failed = (await Promise.allSettled(flushes)).some((r) => r.status === 'rejected')
+    // Counts that could not be written (database down) stay pending for the next try.
+    if (failed) this.timer ??= setTimeout(() => void this.flushAll(), FLUSH_INTERVAL_MS).unref()
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.timer)
+    await this.flushAll().catch(() => {})
+    clearTimeout(this.timer)
   }
 }

@@ -1,7 +1,9 @@
 /** Personal API keys: minted once, stored as a hash, looked up by the hash of what a caller sends. */
+import { announce } from '../db/changes.ts'
+import { compiled } from '../db/compiled.ts'
 import { type Executor, fromJson, nowIso, toJson } from '../db/database.ts'
 import { uuidv7 } from '../db/ids.ts'
-import { hashPersonalApiKey, mintPersonalApiKey } from './tokens.ts'
+import { mintPersonalApiKey } from './tokens.ts'
 
 export interface PersonalApiKey {
   id: string
@@ -82,15 +84,18 @@ function decode(row: KeyRow): PersonalApiKey {
   }
 }
 
-/** The key with this plaintext, if it exists and its user is active. */
-export async function findActiveKey(db: Executor, plaintext: string): Promise<PersonalApiKey | undefined> {
-  const row = await db
+const activeKeyByHash = compiled((db, secureValue: string) =>
+  db
     .selectFrom('personal_api_keys as k')
     .innerJoin('users as u', 'u.id', 'k.user_id')
     .select(keyColumns)
-    .where('k.secure_value', '=', hashPersonalApiKey(plaintext))
-    .where('u.is_active', '=', 1)
-    .executeTakeFirst()
+    .where('k.secure_value', '=', secureValue)
+    .where('u.is_active', '=', 1),
+)
+
+/** The key with this hash (see tokens.ts), if it exists and its user is active. */
+export async function findActiveKey(db: Executor, secureValue: string): Promise<PersonalApiKey | undefined> {
+  const [row] = await activeKeyByHash(db, secureValue)
   return row && decode(row)
 }
 
@@ -106,12 +111,36 @@ export async function listPersonalApiKeys(db: Executor, userId: number): Promise
 
 export async function revokePersonalApiKey(db: Executor, id: string): Promise<boolean> {
   const result = await db.deleteFrom('personal_api_keys').where('id', '=', id).executeTakeFirst()
+  await announce(db, 'auth')
   return Number(result.numDeletedRows) > 0
 }
 
-/** Best effort and at most hourly, so reads do not turn into writes. */
+/** Replaces a key's scopes and project/organization restrictions. */
+export async function setKeyScopes(
+  db: Executor,
+  id: string,
+  input: Pick<NewKey, 'scopes' | 'scopedTeams' | 'scopedOrganizations'>,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('personal_api_keys')
+    .set({
+      scopes: toJson(input.scopes),
+      scoped_teams: input.scopedTeams?.length ? toJson(input.scopedTeams) : null,
+      scoped_organizations: input.scopedOrganizations?.length ? toJson(input.scopedOrganizations) : null,
+    })
+    .where('id', '=', id)
+    .executeTakeFirst()
+  await announce(db, 'auth')
+  return Number(result.numUpdatedRows) > 0
+}
+
+/**
+ * Best effort and at most hourly, so reads do not turn into writes. Not announced: no cache
+ * depends on it; the (possibly cached) key is updated in place.
+ */
 export async function touchLastUsed(db: Executor, key: PersonalApiKey, now = new Date()): Promise<void> {
   if (key.last_used_at && now.getTime() - Date.parse(key.last_used_at) < LAST_USED_RESOLUTION_MS) return
+  key.last_used_at = now.toISOString()
   await db
     .updateTable('personal_api_keys')
     .set({ last_used_at: now.toISOString() })

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto'
+import { announce } from '../db/changes.ts'
+import { compiled } from '../db/compiled.ts'
 import { type Executor, nowIso, toJson } from '../db/database.ts'
 import type { MembershipLevel, Project } from '../db/schema.ts'
 import { newProjectApiToken } from './tokens.ts'
@@ -22,21 +24,25 @@ export interface ProjectWithMembership extends Project {
   level: MembershipLevel | null
 }
 
-/** A project and the given user's membership of its organization, in one query. */
-export async function getProjectForUser(
-  db: Executor,
-  projectId: number,
-  userId: number,
-): Promise<ProjectWithMembership | undefined> {
-  return db
+const projectWithMembership = compiled((db, projectId: number, userId: number) =>
+  db
     .selectFrom('projects as p')
     .leftJoin('memberships as m', (join) =>
       join.onRef('m.organization_id', '=', 'p.organization_id').on('m.user_id', '=', userId),
     )
     .selectAll('p')
     .select('m.level')
-    .where('p.id', '=', projectId)
-    .executeTakeFirst()
+    .where('p.id', '=', projectId),
+)
+
+/** A project and the given user's membership of its organization, in one query. */
+export async function getProjectForUser(
+  db: Executor,
+  projectId: number,
+  userId: number,
+): Promise<ProjectWithMembership | undefined> {
+  const [row] = await projectWithMembership(db, projectId, userId)
+  return row
 }
 
 /** Changes the given settings; test_account_filters must already be validated. */
@@ -53,7 +59,15 @@ export async function updateProject(
   }
   if (Object.keys(values).length === 0)
     return db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirstOrThrow()
-  return db.updateTable('projects').set(values).where('id', '=', id).returningAll().executeTakeFirstOrThrow()
+  const project = await db
+    .updateTable('projects')
+    .set(values)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow()
+  // Authenticated requests carry their project from the auth cache.
+  await announce(db, 'auth')
+  return project
 }
 
 export async function getProject(db: Executor, id: number): Promise<Project | undefined> {

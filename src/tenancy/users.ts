@@ -1,3 +1,4 @@
+import { announce } from '../db/changes.ts'
 import { type Executor, nowIso } from '../db/database.ts'
 import type { MembershipLevel, User } from '../db/schema.ts'
 
@@ -21,6 +22,7 @@ export async function setUserActive(db: Executor, userId: number, active: boolea
     .set({ is_active: active ? 1 : 0 })
     .where('id', '=', userId)
     .execute()
+  await announce(db, 'auth')
 }
 
 export async function addMembership(
@@ -33,6 +35,7 @@ export async function addMembership(
     .insertInto('memberships')
     .values({ organization_id: organizationId, user_id: userId, level, created_at: nowIso() })
     .execute()
+  await announce(db, 'auth')
 }
 
 export async function organizationIdsOf(db: Executor, userId: number): Promise<string[]> {

@@ -1,7 +1,7 @@
 import { type Expression, type Kysely, sql } from 'kysely'
 import type { Migration } from '../migrate.ts'
 
-/** The counters table; also created in the SQLite side file (see Database.rateLimitDb). */
+/** The counters table; also created in the SQLite side file (see rate-limit/store.ts). */
 // biome-ignore lint/suspicious/noExplicitAny: the DDL runs on the main database and on the side file
 export async function createRateLimitTable(db: Kysely<any>, modifier?: Expression<unknown>): Promise<void> {
   let builder = db.schema

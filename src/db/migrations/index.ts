@@ -5,6 +5,7 @@ import { m003GroupUsageMetrics } from './003-group-usage-metrics.ts'
 import { m004Capture } from './004-capture.ts'
 import { m005RateLimits } from './005-rate-limits.ts'
 import { m006MetricValues } from './006-metric-values.ts'
+import { m007ChangeLog } from './007-change-log.ts'
 
 /** In order of application; never reorder or edit an applied migration, add a new one. */
 export const migrations: Migration[] = [
@@ -14,4 +15,5 @@ export const migrations: Migration[] = [
   m004Capture,
   m005RateLimits,
   m006MetricValues,
+  m007ChangeLog,
 ]
