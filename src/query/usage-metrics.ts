@@ -98,16 +98,29 @@ export async function usageMetrics(
   testAccountFilters: unknown,
   now: number,
 ): Promise<UsageMetric[]> {
-  const evaluated: { metric: Metric; series: MetricSeries }[] = []
+  // Metrics that count or sum the same events share one series (over the longest of their
+  // windows): buckets are day halves, so each metric still takes exactly its own windows from it.
+  const evaluated: { metric: Metric; series: number }[] = []
+  const series: MetricSeries[] = []
+  const seriesOf = new Map<string, number>()
   for (const metric of metrics) {
     const result = metricSeries(metric, testAccountFilters, now)
-    if ('series' in result) evaluated.push({ metric, series: result.series })
+    if (!('series' in result)) continue
+    const key = JSON.stringify([result.series.expr, result.series.sumProperty])
+    let index = seriesOf.get(key)
+    if (index === undefined) {
+      index = series.push(result.series) - 1
+      seriesOf.set(key, index)
+    }
+    const shared = series[index] as MetricSeries
+    shared.since = Math.min(shared.since, result.series.since)
+    evaluated.push({ metric, series: index })
   }
-  const buckets = await store.metricBuckets({ ...target, now, series: evaluated.map((e) => e.series) })
+  const buckets = await store.metricBuckets({ ...target, now, series })
   // Every metric's labels end today: the last interval + 1 days of the longest list.
   const longest = Math.max(0, ...evaluated.map((e) => e.metric.interval))
   const allLabels = dayLabels(now - longest * DAY_MS, now)
-  const results = evaluated.map(({ metric }, i): UsageMetric => {
+  const results = evaluated.map(({ metric, series: i }): UsageMetric => {
     const from = now - metric.interval * DAY_MS
     const labels = allLabels.slice(allLabels.length - metric.interval - 1)
     // Window boundaries (now − I, now − 2I days) fall between the halves of their days.
