@@ -7,9 +7,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { captureRoutes } from './capture/routes.ts'
 import type { Database } from './db/database.ts'
+import { eventListRoutes } from './events/list-routes.ts'
 import { groupTypeRoutes } from './group-types/routes.ts'
 import { metricRoutes } from './group-usage-metrics/routes.ts'
 import { groupRoutes } from './groups/routes.ts'
+import { groupWriteRoutes } from './groups/write-routes.ts'
 import { registerAuth } from './http/auth.ts'
 import { registerContentTypes } from './http/content-types.ts'
 import { clientErrorHandler, frameworkErrors, registerErrorHandler } from './http/error-handler.ts'
@@ -17,8 +19,10 @@ import { trackRoutes } from './http/method-not-allowed.ts'
 import { validateBody } from './http/validation.ts'
 import { ingestionWarningRoutes } from './ingestion-warnings/routes.ts'
 import { opsRoutes } from './ops/routes.ts'
+import { personalApiKeyRoutes } from './personal-api-keys/routes.ts'
 import { projectRoutes } from './projects/routes.ts'
 import { type RateLimitConfig, RateLimiter } from './rate-limit/limiter.ts'
+import { userRoutes } from './users/routes.ts'
 
 export interface AppDeps {
   database: Database
@@ -95,8 +99,12 @@ export async function buildApp({
   await app.register(groupTypeRoutes, { database })
   await app.register(metricRoutes, { database })
   await app.register(groupRoutes, { database })
+  await app.register(groupWriteRoutes, { database })
+  await app.register(eventListRoutes, { database })
   await app.register(ingestionWarningRoutes, { database })
   await app.register(captureRoutes, { database })
+  await app.register(userRoutes, { database })
+  await app.register(personalApiKeyRoutes, { database })
 
   addMethodNotAllowedRoutes()
   return app
