@@ -23,6 +23,7 @@ import { personalApiKeyRoutes } from './personal-api-keys/routes.ts'
 import { projectRoutes } from './projects/routes.ts'
 import { type RateLimitConfig, RateLimiter } from './rate-limit/limiter.ts'
 import { userRoutes } from './users/routes.ts'
+import { DEFAULT_WEB_ROOT, webAppRoutes } from './web-app/routes.ts'
 
 export interface AppDeps {
   database: Database
@@ -30,6 +31,8 @@ export interface AppDeps {
   logLevel?: string
   /** Personal-API-key throttling; off unless given. */
   rateLimit?: RateLimitConfig
+  /** The built web app (index.html and assets/); defaults to dist/web. */
+  webRoot?: string
 }
 
 /** Largest accepted API request body. */
@@ -40,6 +43,7 @@ export async function buildApp({
   trustProxy = false,
   logLevel,
   rateLimit,
+  webRoot = DEFAULT_WEB_ROOT,
 }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logLevel ? { level: logLevel } : false,
@@ -105,6 +109,7 @@ export async function buildApp({
   await app.register(captureRoutes, { database })
   await app.register(userRoutes, { database })
   await app.register(personalApiKeyRoutes, { database })
+  await app.register(webAppRoutes, { root: webRoot })
 
   addMethodNotAllowedRoutes()
   return app
