@@ -7,7 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { captureRoutes } from './capture/routes.ts'
 import type { Database } from './db/database.ts'
-import { eventListRoutes } from './events/list-routes.ts'
+import { eventListRoutes } from './events/routes.ts'
 import { groupTypeRoutes } from './group-types/routes.ts'
 import { metricRoutes } from './group-usage-metrics/routes.ts'
 import { groupRoutes } from './groups/routes.ts'
@@ -21,7 +21,9 @@ import { ingestionWarningRoutes } from './ingestion-warnings/routes.ts'
 import { opsRoutes } from './ops/routes.ts'
 import { personalApiKeyRoutes } from './personal-api-keys/routes.ts'
 import { projectRoutes } from './projects/routes.ts'
+import { queryRoutes } from './query/routes.ts'
 import { type RateLimitConfig, RateLimiter } from './rate-limit/limiter.ts'
+import { sdkConfigRoutes } from './sdk-config/routes.ts'
 import { userRoutes } from './users/routes.ts'
 import { DEFAULT_WEB_ROOT, webAppRoutes } from './web-app/routes.ts'
 
@@ -106,7 +108,9 @@ export async function buildApp({
   await app.register(groupWriteRoutes, { database })
   await app.register(eventListRoutes, { database })
   await app.register(ingestionWarningRoutes, { database })
+  await app.register(queryRoutes, { database })
   await app.register(captureRoutes, { database })
+  await app.register(sdkConfigRoutes, { database })
   await app.register(userRoutes, { database })
   await app.register(personalApiKeyRoutes, { database })
   await app.register(webAppRoutes, { root: webRoot })

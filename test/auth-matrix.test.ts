@@ -39,7 +39,7 @@ import {
 // The two tables: private routes and credential kinds.
 // ---------------------------------------------------------------------------------------------
 
-type ScopeObject = 'project' | 'group' | 'usage_metric'
+type ScopeObject = 'project' | 'group' | 'usage_metric' | 'query'
 type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
 /** What a path template's parameters are filled with. */
@@ -68,6 +68,8 @@ interface RouteSpec {
   query?: string
   /** Scope objects any one of which grants the route; null: any authenticated key (405 routes). */
   scope: readonly ScopeObject[] | null
+  /** Overrides the method's read/write mapping (a POST that only reads). */
+  action?: 'read' | 'write'
   /** Status of a granted, valid request. */
   ok: number
   /** A valid body; a new one per call (unique names), so that a write always changes some row. */
@@ -259,7 +261,7 @@ const ROUTES: RouteSpec[] = [
   {
     method: 'GET',
     template: `${P}/events/`,
-    scope: ['group'],
+    scope: ['query', 'group'],
     ok: 200,
     verify: (body) => assert.ok(body.results.length > 0, JSON.stringify(body)),
   },
@@ -304,6 +306,31 @@ const ROUTES: RouteSpec[] = [
       return { id: (await listPersonalApiKeys(f.server.database.db, f.victim.user.id)).at(-1)?.id as string }
     },
   },
+  {
+    method: 'PATCH',
+    template: `${P}/`,
+    scope: ['project'],
+    ok: 200,
+    body: () => ({
+      test_account_filters: [{ key: unique('$host'), operator: 'is_not', value: 'localhost' }],
+    }),
+    verify: (body, f) => assert.equal(body.id, f.victim.project.id),
+  },
+  ...[`${P}/query/`, '/api/environments/:project_id/query/'].map(
+    (template): RouteSpec => ({
+      method: 'POST',
+      template,
+      scope: ['query', 'group'],
+      action: 'read',
+      ok: 200,
+      body: () => ({ query: { kind: 'UsageMetricsQuery', group_type_index: 0, group_key: 'acme' } }),
+      verify: (body, f) =>
+        assert.ok(
+          body.results.some((m: { id: string }) => m.id === f.metricId),
+          JSON.stringify(body),
+        ),
+    }),
+  ),
   // Known paths with an unsupported method: authenticated and authorized for the project, then 405.
   { method: 'POST', template: '/api/projects/', scope: null, ok: 405, body: () => ({ name: 'x' }) },
   { method: 'DELETE', template: `${P}/`, scope: null, ok: 405 },
@@ -595,8 +622,9 @@ function expectedFor(route: RouteSpec, kind: KindSpec, f: Fixture): Expected {
       ),
     }
   }
-  const action = route.method === 'GET' || route.method === 'HEAD' ? 'read' : 'write'
-  if (session && action === 'write' && kind.csrf === false) {
+  // CSRF follows the HTTP method (a POST query/ reads data but is still a cookie-carrying POST).
+  const unsafe = route.method !== 'GET' && route.method !== 'HEAD'
+  if (session && unsafe && kind.csrf === false) {
     return { granted: false, status: 403, body: permissionDeniedBody('CSRF Failed: CSRF token missing.') }
   }
   if (!session && route.sessionOnly) {
@@ -624,6 +652,7 @@ function expectedFor(route: RouteSpec, kind: KindSpec, f: Fixture): Expected {
       ),
     }
   }
+  const action = route.action ?? (route.method === 'GET' || route.method === 'HEAD' ? 'read' : 'write')
   const scopes = kind.scopes ?? []
   if (!session && route.scope && !route.scope.some((object) => allows(scopes, object, action))) {
     const names = route.scope.map((object) => `'${object}:${action}'`).join(' or ')
@@ -650,7 +679,8 @@ const mutates = (route: RouteSpec, expected: Expected) =>
   expected.status >= 200 &&
   expected.status < 300 &&
   route.method !== 'GET' &&
-  route.method !== 'HEAD'
+  route.method !== 'HEAD' &&
+  route.action !== 'read'
 
 function fill(route: RouteSpec, target: Target): string {
   return (

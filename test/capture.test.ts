@@ -53,7 +53,15 @@ describe('capture', () => {
       warnings: { details: Record<string, unknown> }[]
     }[]
 
-  const encodings: Encoding[] = ['json', 'gzip-header', 'gzip-js', 'lz64-form', 'base64-form', 'get-data']
+  const encodings: Encoding[] = [
+    'json',
+    'gzip-plain',
+    'gzip-header',
+    'gzip-js',
+    'lz64-form',
+    'base64-form',
+    'get-data',
+  ]
   for (const encoding of encodings) {
     it(`accepts a single event encoded as ${encoding}, on every capture path`, async () => {
       const t = await tenant()

@@ -106,7 +106,6 @@ describe('error envelope', () => {
   for (const [method, path] of [
     ['DELETE', 'detail'],
     ['PUT', 'detail'],
-    ['PATCH', 'detail'],
     ['POST', 'detail'],
     ['POST', 'list'],
     ['DELETE', 'list'],

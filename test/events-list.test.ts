@@ -1,4 +1,8 @@
-/** The legacy events list: newest first, filters ($group_N, distinct_id, event, before/after), keyset next. */
+/**
+ * The legacy events list: newest first, keyset next, and filters: `event`, `before`/`after`, and
+ * `properties` in the metrics' filter language (event_metadata $group_N / distinct_id, event and
+ * group properties).
+ */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { sendCapture } from './helpers/capture.ts'
@@ -90,6 +94,25 @@ describe('events list', () => {
     )
     assert.deepEqual(await ids(`limit=4&properties=${notUser0}`), [23, 22, 20, 19])
     assert.deepEqual(await ids(`properties=${group0('nobody')}`), [])
+    const filters = (f: unknown[]) => `properties=${encodeURIComponent(JSON.stringify(f))}`
+    assert.deepEqual(
+      await ids(filters([{ key: 'i', value: 21, operator: 'gt', type: 'event' }])),
+      [24, 23, 22],
+    )
+    assert.deepEqual(
+      await ids(
+        filters([
+          {
+            type: 'OR',
+            values: [
+              { key: 'i', value: 3 },
+              { key: 'i', value: [5, 7], operator: 'exact' },
+            ],
+          },
+        ]),
+      ),
+      [7, 5, 3],
+    )
   })
 
   it('rejects unsupported filters and bad parameters with 400 naming them', async () => {
@@ -99,6 +122,11 @@ describe('events list', () => {
       ['before=yesterday-ish', 'before'],
       ['limit=0', 'limit'],
       ['cursor=%%%', 'cursor'],
+      [`properties=${encodeURIComponent(JSON.stringify([{ key: 'i', value: 'a\u0000' }]))}`, 'properties'],
+      [
+        `properties=${encodeURIComponent(JSON.stringify([{ key: 'i', value: '(', operator: 'regex' }]))}`,
+        'properties',
+      ],
     ] as const) {
       const res = await list(q)
       assert.equal(res.status, 400, q)
@@ -109,8 +137,10 @@ describe('events list', () => {
   it('needs group read scope; another project is not visible', async () => {
     const noScope = await mintKey(server.database, tenant.user.id, ['usage_metric:read'])
     assert.equal((await list('', noScope)).status, 403)
-    const readOnly = await mintKey(server.database, tenant.user.id, ['group:read'])
-    assert.equal((await list('', readOnly)).status, 200)
+    for (const scope of ['group:read', 'query:read']) {
+      const key = await mintKey(server.database, tenant.user.id, [scope])
+      assert.equal((await list('', key)).status, 200, scope)
+    }
     const other = await createTenant(server.database)
     const res = await client(server.url, other.key).get(`/api/projects/${other.project.id}/events/`)
     assert.deepEqual(res.body.results, [])

@@ -468,6 +468,28 @@ const propertyBody = fc.oneof(
   { weight: 1, arbitrary: valueJson },
 )
 
+const queryBody = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fieldsObject({
+      query: fieldsObject({
+        kind: choiceJson(['UsageMetricsQuery']),
+        group_type_index: intJson([0, 1, 4, 5]),
+        group_key: stringJson,
+      }),
+    }),
+  },
+  { weight: 1, arbitrary: valueJson },
+)
+
+const projectBody = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fieldsObject({ name: stringJson, test_account_filters: fc.oneof(deepJson, valueJson) }),
+  },
+  { weight: 1, arbitrary: valueJson },
+)
+
 const ignoredBody = fc.oneof(anyJson, fc.constant(''))
 
 // ---------------------------------------------------------------------------------------------
@@ -793,7 +815,7 @@ const VALID_SEGMENTS = (project: number): Segments => ({
 // Private routes
 // ---------------------------------------------------------------------------------------------
 
-type BodyKind = 'metric' | 'metadata' | 'columns' | 'group' | 'property' | 'none'
+type BodyKind = 'metric' | 'metadata' | 'columns' | 'group' | 'property' | 'query' | 'project' | 'none'
 
 interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
@@ -824,6 +846,8 @@ const ROUTES: Route[] = [
   { method: 'POST', template: `${P}/groups/update_property/`, body: 'property' },
   { method: 'POST', template: `${P}/groups/delete_property/`, body: 'property' },
   { method: 'GET', template: `${P}/events/`, body: 'none' },
+  { method: 'PATCH', template: `${P}/`, body: 'project' },
+  { method: 'POST', template: `${P}/query/`, body: 'query' },
 ]
 
 const BODIES: Record<BodyKind, fc.Arbitrary<string>> = {
@@ -832,6 +856,8 @@ const BODIES: Record<BodyKind, fc.Arbitrary<string>> = {
   columns: columnsBody,
   group: groupBody,
   property: propertyBody,
+  query: queryBody,
+  project: projectBody,
   none: ignoredBody,
 }
 

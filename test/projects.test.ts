@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { DEFAULT_TEST_ACCOUNT_FILTERS } from '../src/db/migrations/006-metric-values.ts'
 import type { Project } from '../src/db/schema.ts'
 import { createOrganization } from '../src/tenancy/organizations.ts'
 import { createProject } from '../src/tenancy/projects.ts'
@@ -19,7 +20,7 @@ import {
   unique,
 } from './helpers/harness.ts'
 
-const PROJECT_KEYS = ['id', 'uuid', 'organization', 'name', 'api_token', 'created_at']
+const PROJECT_KEYS = ['id', 'uuid', 'organization', 'name', 'api_token', 'created_at', 'test_account_filters']
 const DRF_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?Z$/
 
 /** The wire form of a stored project. */
@@ -30,6 +31,7 @@ function wire(project: Project) {
     organization: project.organization_id,
     name: project.name,
     api_token: project.api_token,
+    test_account_filters: DEFAULT_TEST_ACCOUNT_FILTERS,
   }
 }
 

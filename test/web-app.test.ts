@@ -74,17 +74,22 @@ describe('web app in Chromium', { skip: browserSkipReason() }, () => {
     }
     const captured = await sendCapture(server.url, '/batch/', { api_key: tenant.project.api_token, batch })
     assert.equal(captured.status, 200)
-    const metric = await api.post(`/api/projects/${tenant.project.id}/groups_types/0/metrics/`, {
-      body: {
-        name: 'Pageviews',
-        interval: 30,
-        display: 'sparkline',
-        format: 'numeric',
-        math: 'count',
-        filters: { events: [{ id: '$pageview', type: 'events', properties: [] }], properties: [] },
-      },
-    })
-    assert.equal(metric.status, 201, metric.text)
+    for (const [name, event, interval, display] of [
+      ['Pageviews', '$pageview', 30, 'sparkline'],
+      ['Paid events', 'paid', 90, 'number'],
+    ] as const) {
+      const metric = await api.post(`/api/projects/${tenant.project.id}/groups_types/0/metrics/`, {
+        body: {
+          name,
+          interval,
+          display,
+          format: 'numeric',
+          math: 'count',
+          filters: { events: [{ id: event, type: 'events', properties: [] }], properties: [] },
+        },
+      })
+      assert.equal(metric.status, 201, metric.text)
+    }
 
     browser = await launchBrowser()
     context = await browser.newContext({
@@ -114,6 +119,12 @@ describe('web app in Chromium', { skip: browserSkipReason() }, () => {
     assert.match(js.headers.get('cache-control') ?? '', /max-age=31536000.*immutable/)
     assert.equal((await request(server.url, 'GET', '/api/nope/')).body.code, 'not_found')
     assert.equal((await request(server.url, 'GET', '/_health')).body.status, 'ok')
+    assert.equal((await request(server.url, 'GET', '/_ready')).body.status, 'ready')
+    for (const path of ['/e/', '/i/v0/e/', '/batch/', '/capture/', '/track/', '/flags/?v=2', '/decide/']) {
+      const res = await request(server.url, 'POST', path, { body: {} })
+      assert.doesNotMatch(res.headers.get('content-type') ?? '', /html/, path)
+      assert.equal(typeof res.body, 'object', path)
+    }
     assert.equal((await request(server.url, 'GET', '/assets/missing.js')).status, 404)
   })
 
@@ -257,6 +268,7 @@ describe('web app in Chromium', { skip: browserSkipReason() }, () => {
     assert.ok(rows >= 20, `${rows} event rows`)
     await assertAccessible(page, 'group profile')
     await screenshot(page, 'group-profile')
+    await screenshot(page, 'group-profile-top', false)
   })
 
   it('group profile: edit and delete a property', async () => {

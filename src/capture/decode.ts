@@ -1,8 +1,14 @@
 /**
- * Turns a capture request into its JSON payload, accepting every encoding PostHog's SDKs send:
- * plain JSON, `Content-Encoding: gzip`, `?compression=gzip-js` (posthog-js), `?compression=lz64`
- * (lz-string base64), form-encoded `data=<base64 JSON>` and GET `?data=`. Decompression is bounded:
- * a gzip bomb is stopped at the limit, never inflated in full.
+ * Turns an SDK request into its JSON payload, deciding by content first as PostHog's capture does
+ * (rust/capture payload/common.rs + payload/decompression.rs):
+ * 1. the payload is `?data=` when given, else the body;
+ * 2. a form body (`application/x-www-form-urlencoded`) contributes its `data` and `compression` fields;
+ * 3. the hint is `?compression=`, else the form's, else `Content-Encoding` (gzip/gzip-js, lz64/lz-string);
+ * 4. bytes that start with gzip's magic (1f 8b) are gunzipped whatever the hint says — posthog-js
+ *    sends gzip as text/plain with no hint at all; else an lz64 hint inflates lz-string base64;
+ * 5. base64 text (standard or URL-safe) is unwrapped, and gunzipped when it holds gzip;
+ * 6. the text is parsed as JSON.
+ * Decompression is bounded: a gzip or lz64 bomb is stopped at the limit, never inflated in full.
  */
 import { gunzip } from 'node:zlib'
 import { storableJson } from '../db/text.ts'
@@ -20,14 +26,25 @@ export const MAX_PAYLOAD_DEPTH = 128
 export const invalidPayload = (detail: string) => new ApiError('invalid_payload', detail)
 const tooLarge = () =>
   new ApiError('request_too_large', `Decompressed payload exceeds ${MAX_CAPTURE_PAYLOAD_BYTES} bytes.`)
+const noData = () =>
+  new ApiError(
+    'no_data',
+    'No data found. Make sure to use a POST request when sending the payload in the body of the request.',
+  )
 
 export interface RawCapture {
-  method: string
   body: Buffer | undefined
   contentType: string
   contentEncoding: string
   query: Record<string, string | undefined>
 }
+
+type Hint = 'gzip' | 'lz64' | undefined
+
+const HINTS: Record<string, Hint> = { gzip: 'gzip', 'gzip-js': 'gzip', lz64: 'lz64', 'lz-string': 'lz64' }
+const hintOf = (value: string | undefined): Hint => HINTS[(value ?? '').trim().toLowerCase()]
+
+const isGzip = (bytes: Buffer) => bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b
 
 function gunzipBounded(data: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -36,16 +53,51 @@ function gunzipBounded(data: Buffer): Promise<Buffer> {
       if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) {
         return reject(tooLarge())
       }
-      reject(invalidPayload(`Malformed request data: Failed to decompress data. ${error.message}`))
+      if ((error as NodeJS.ErrnoException).code === 'Z_BUF_ERROR') {
+        return reject(invalidPayload('Malformed request data: the gzip data is truncated (unexpected end).'))
+      }
+      reject(invalidPayload(`Malformed request data: Failed to decompress gzip data: ${error.message}.`))
     })
   })
 }
 
-/** Base64 (standard or URL-safe, spaces read as '+'), or undefined when the text is not base64. */
-function base64Decode(text: string): string | undefined {
-  const clean = text.trim().replace(/ /g, '+')
+function inflateLz64(bytes: Buffer): Buffer {
+  let inflated: string | undefined
+  try {
+    inflated = decompressLz64(bytes.toString('latin1').trim().replace(/ /g, '+'), MAX_CAPTURE_PAYLOAD_BYTES)
+  } catch (error) {
+    if (error instanceof OutputTooLarge) throw tooLarge()
+    throw error
+  }
+  if (!inflated) throw invalidPayload('Malformed request data: Failed to decompress lz64 data.')
+  return Buffer.from(inflated)
+}
+
+/**
+ * The bytes a base64 text stands for (standard or URL-safe; spaces read as '+', as a form decoder
+ * leaves them), or undefined when the text looks like JSON or is not base64.
+ */
+function unwrapBase64(bytes: Buffer): Buffer | undefined {
+  const first = bytes.find((b) => b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d)
+  if (first === undefined || first === 0x7b || first === 0x5b) return undefined
+  const clean = bytes.toString('latin1').trim().replace(/ /g, '+')
   if (clean.length === 0 || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(clean)) return undefined
-  return Buffer.from(clean.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')
+  return Buffer.from(clean.replace(/-/g, '+').replace(/_/g, '/'), 'base64')
+}
+
+/**
+ * A form body's `data` and `compression` fields (the first of each). A JSON body sent with curl's
+ * default form content type has no `data` field and is taken as is.
+ */
+function readForm(body: Buffer): { data: Buffer | undefined; compression: string | undefined } {
+  const text = body.toString('utf8')
+  const fields = new URLSearchParams(text)
+  const data = fields.get('data')
+  const raw = text.trimStart()
+  return {
+    data: data !== null ? Buffer.from(data) : raw.startsWith('{') || raw.startsWith('[') ? body : undefined,
+    compression: fields.get('compression') ?? undefined,
+  }
 }
 
 /** Whether JSON text nests objects and arrays deeper than `max` (strings skipped, one pass). */
@@ -66,56 +118,39 @@ function nestsDeeperThan(text: string, max: number): boolean {
 }
 
 function parseJson(text: string): unknown {
-  const trimmed = text.trim()
-  const candidate =
-    trimmed.startsWith('{') || trimmed.startsWith('[') ? trimmed : (base64Decode(trimmed) ?? trimmed)
-  if (nestsDeeperThan(candidate, MAX_PAYLOAD_DEPTH)) {
+  if (nestsDeeperThan(text, MAX_PAYLOAD_DEPTH)) {
     throw invalidPayload('Malformed request data: Invalid JSON: recursion limit exceeded')
   }
   try {
-    return JSON.parse(storableJson(candidate))
+    return JSON.parse(storableJson(text.trim()))
   } catch (error) {
     throw invalidPayload(`Malformed request data: Invalid JSON: ${(error as Error).message}`)
   }
 }
 
-/** Form body: its `data` field; a JSON body sent with curl's default form content type is taken as is. */
-function formData(body: Buffer): string | undefined {
-  const text = body.toString('latin1')
-  const value = new URLSearchParams(text).get('data')
-  if (value !== null) return Buffer.from(value, 'latin1').toString('utf8')
-  const raw = body.toString('utf8').trim()
-  return raw.startsWith('{') || raw.startsWith('[') ? raw : undefined
+/** Steps 4 and 5: from the payload bytes to JSON text. */
+async function inflate(payload: Buffer, hint: Hint): Promise<string> {
+  const gzipped = isGzip(payload)
+  let bytes = payload
+  if (gzipped) bytes = await gunzipBounded(payload)
+  else if (hint === 'lz64') bytes = inflateLz64(payload)
+  const unwrapped = unwrapBase64(bytes)
+  if (unwrapped && isGzip(unwrapped)) bytes = await gunzipBounded(unwrapped)
+  else if (hint === 'gzip' && !gzipped) {
+    throw invalidPayload('Malformed request data: the request says gzip but the body is not gzip data.')
+  } else if (unwrapped) bytes = unwrapped
+  if (bytes.length > MAX_CAPTURE_PAYLOAD_BYTES) throw tooLarge()
+  return bytes.toString('utf8')
 }
 
 export async function decodeCapture(raw: RawCapture): Promise<unknown> {
-  const compression = (raw.query.compression || raw.contentEncoding || '').toLowerCase().trim()
-  const gzipped = compression === 'gzip' || compression === 'gzip-js'
-  let data: Buffer | string | undefined
-  if (raw.method === 'GET') data = raw.query.data
-  else if (raw.body === undefined || raw.body.length === 0) data = undefined
-  else if (gzipped) data = await gunzipBounded(raw.body)
-  else if (raw.contentType.includes('application/x-www-form-urlencoded')) data = formData(raw.body)
-  else data = raw.body
-  if (data === undefined || data.length === 0) {
-    throw new ApiError(
-      'no_data',
-      'No data found. Make sure to use a POST request when sending the payload in the body of the request.',
-    )
+  let payload = raw.query.data ? Buffer.from(raw.query.data) : raw.body
+  let hint = hintOf(raw.query.compression)
+  if (payload?.length && !isGzip(payload) && raw.contentType.includes('application/x-www-form-urlencoded')) {
+    const form = readForm(payload)
+    payload = form.data
+    hint ??= hintOf(form.compression)
   }
-  if (gzipped && typeof data === 'string') data = await gunzipBounded(Buffer.from(data, 'latin1'))
-  let text = typeof data === 'string' ? data : data.toString('utf8')
-  if (compression === 'lz64') {
-    let inflated: string | undefined
-    try {
-      inflated = decompressLz64(text.trim().replace(/ /g, '+'), MAX_CAPTURE_PAYLOAD_BYTES)
-    } catch (error) {
-      if (error instanceof OutputTooLarge) throw tooLarge()
-      throw error
-    }
-    if (!inflated) throw invalidPayload('Malformed request data: Failed to decompress data.')
-    text = inflated
-  }
-  if (Buffer.byteLength(text) > MAX_CAPTURE_PAYLOAD_BYTES) throw tooLarge()
-  return parseJson(text)
+  if (!payload?.length) throw noData()
+  return parseJson(await inflate(payload, hint ?? hintOf(raw.contentEncoding)))
 }

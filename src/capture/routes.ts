@@ -2,15 +2,15 @@
  * Public capture endpoints for PostHog SDKs, authenticated by the project API token (phc_…) found
  * in the payload or query. Any content type is read raw and decoded by decode.ts.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Database } from '../db/database.ts'
+import { allowOrigin, allowPreflight } from '../http/cors.ts'
 import { ApiError } from '../http/errors.ts'
 import { queryParams } from '../http/query.ts'
-import { getProjectByToken } from '../tenancy/projects.ts'
-import { PERSONAL_API_KEY_PREFIX } from '../tenancy/tokens.ts'
 import { decodeCapture, MAX_CAPTURE_PAYLOAD_BYTES } from './decode.ts'
 import { readBatch } from './events.ts'
 import { ingest } from './ingest.ts'
+import { projectForToken } from './token.ts'
 
 export const CAPTURE_PATHS = ['/i/v0/e/', '/e/', '/capture/', '/batch/', '/track/']
 
@@ -25,37 +25,38 @@ const invalidKey = () =>
     'Project API key invalid. You can find your project API key in PostHog project settings.',
   )
 
-/** Browsers send events cross-origin: echo the origin and allow credentials, as PostHog does. */
-function cors(request: FastifyRequest, reply: FastifyReply): void {
-  const origin = request.headers.origin
-  reply.header('access-control-allow-origin', origin ?? '*')
-  if (origin) {
-    reply.header('access-control-allow-credentials', 'true')
-    reply.header('vary', 'Origin')
+/** The raw body and headers decode.ts reads, from a request whose body was kept as a Buffer. */
+export function rawPayload(request: FastifyRequest, query: Record<string, string>) {
+  return {
+    body: request.body as Buffer | undefined,
+    contentType: request.headers['content-type'] ?? '',
+    contentEncoding: String(request.headers['content-encoding'] ?? ''),
+    query,
   }
+}
+
+/**
+ * Sets up a plugin scope of public SDK endpoints: every body is kept raw for decode.ts, and every
+ * answer, errors included, carries CORS headers for browsers on any origin.
+ */
+export function servePublicly(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
+  app.addHook('onRequest', async (request, reply) => allowOrigin(request, reply))
 }
 
 export async function captureRoutes(
   app: FastifyInstance,
   { database }: { database: Database },
 ): Promise<void> {
-  app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
-  app.addHook('onRequest', async (request, reply) => cors(request, reply))
+  servePublicly(app)
 
   const handle = async (request: FastifyRequest) => {
     const query = queryParams(request.query)
-    const payload = await decodeCapture({
-      method: request.method,
-      body: request.body as Buffer | undefined,
-      contentType: request.headers['content-type'] ?? '',
-      contentEncoding: String(request.headers['content-encoding'] ?? ''),
-      query,
-    })
+    const payload = await decodeCapture(rawPayload(request, query))
     const batch = readBatch(payload, query)
     if (!batch.token) throw missingKey()
-    if (batch.token.startsWith(PERSONAL_API_KEY_PREFIX) || batch.token.length > 200) throw invalidKey()
-    const project = await getProjectByToken(database.db, batch.token)
+    const project = await projectForToken(database.db, batch.token)
     if (!project) throw invalidKey()
     await ingest(database, project.id, batch)
     return { status: 1 }
@@ -70,10 +71,7 @@ export async function captureRoutes(
       handle,
     )
     app.options(url, { schema: { hide: true } }, async (request, reply) => {
-      reply
-        .header('access-control-allow-methods', 'GET, POST, OPTIONS')
-        .header('access-control-allow-headers', request.headers['access-control-request-headers'] ?? '*')
-        .header('access-control-max-age', '86400')
+      allowPreflight(request, reply, 'GET, POST, OPTIONS')
       return { status: 1 }
     })
   }

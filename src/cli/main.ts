@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '../config.ts'
 import { Database } from '../db/database.ts'
 import { migrate } from '../db/migrate.ts'
 import * as groupTypes from './group-types-commands.ts'
+import * as metrics from './metrics-commands.ts'
 import { createOutput, UsageError } from './output.ts'
 import * as tenancy from './tenancy-commands.ts'
 
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, tenancy.Command> = {
   'keys revoke': tenancy.keysRevoke,
   'group-types add': groupTypes.groupTypesAdd,
   'group-types list': groupTypes.groupTypesList,
+  'metrics values': metrics.metricsValues,
 }
 
 const USAGE = `usage: groupd <command> [--json]
@@ -36,6 +38,7 @@ const USAGE = `usage: groupd <command> [--json]
   keys revoke <key id>
   group-types add --project <id> --name <group type> [--name …]
   group-types list --project <id>
+  metrics values --project <id> --group-type-index <n> --group-key <key>
 
 Every command applies pending migrations first. --json prints one JSON object on stdout.`
 

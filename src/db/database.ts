@@ -10,6 +10,7 @@ import pg from 'pg'
 import type { DatabaseConfig } from '../config.ts'
 import { type Engine, pgTypes } from './dialect.ts'
 import { isRetryableConflict } from './errors.ts'
+import { registerSqliteFunctions } from './functions.ts'
 import { createRateLimitTable } from './migrations/005-rate-limits.ts'
 import type { DB } from './schema.ts'
 import { storableJson } from './text.ts'
@@ -64,6 +65,7 @@ export class Database {
     sqlite.pragma('journal_mode = WAL')
     sqlite.pragma('synchronous = FULL')
     sqlite.pragma('foreign_keys = ON')
+    registerSqliteFunctions(sqlite)
     const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
     return new Database('sqlite', db, () => db.destroy(), dataDir)
   }

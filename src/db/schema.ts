@@ -38,6 +38,8 @@ export interface ProjectsTable {
   name: string
   api_token: string
   created_at: string
+  /** JSON array of property filters ANDed into metrics with filter_test_accounts */
+  test_account_filters: Generated<string>
 }
 
 export interface PersonalApiKeysTable {

@@ -9,6 +9,7 @@ import { uuidv7 } from '../db/ids.ts'
 import { ApiError, notFound, validationError } from '../http/errors.ts'
 import { isPlainObject, nestingDepth } from '../http/validation.ts'
 import { pyRepr } from '../http/wire.ts'
+import { type CheckTarget, validateMetricFilters } from '../query/validate.ts'
 import type { MetricInput } from './schema.ts'
 import {
   countMetrics,
@@ -76,9 +77,11 @@ function checkCrossField(m: MetricValues): void {
   throw invalid('filters', `Unknown source: ${pyRepr(source)}`)
 }
 
-function validated(values: MetricValues): MetricValues {
+/** The values to store, checked: bounds, PostHog's cross-field rules, then the filter language. */
+async function validated(target: CheckTarget, values: MetricValues): Promise<MetricValues> {
   const stored = { ...values, filters: storedFilters(values.filters) }
   checkCrossField(stored)
+  await validateMetricFilters(target, stored.filters)
   return stored
 }
 
@@ -99,7 +102,7 @@ async function translatingUnique<T>(fn: () => Promise<T>): Promise<T> {
  * math). Serialized per project so the count bound holds under concurrent creates.
  */
 export async function createMetric(database: Database, scope: Scope, input: MetricInput): Promise<Metric> {
-  const values = validated({ math_property: null, ...input } as MetricValues)
+  const values = await validated(database, { math_property: null, ...input } as MetricValues)
   return translatingUnique(() =>
     database.transaction(async (tx) => {
       await forUpdate(
@@ -148,7 +151,10 @@ export async function changeMetric(
     database.transaction(async (tx) => {
       const stored = await lockMetric(database, tx, scope, id)
       const { id: _id, group_type_index: _index, ...current } = stored
-      const values = validated({ ...current, ...input } as MetricValues)
+      const values = await validated({ engine: database.engine, db: tx }, {
+        ...current,
+        ...input,
+      } as MetricValues)
       await updateMetric(tx, scope, id, values)
       return { ...stored, ...values }
     }),

@@ -116,3 +116,14 @@ export async function deleteMetric(db: Executor, scope: Scope, id: string): Prom
     .executeTakeFirst()
   return Number(result.numDeletedRows) > 0
 }
+
+/** Every metric of a project, whatever its group type index (metric values evaluate them all, as PostHog). */
+export async function listProjectMetrics(db: Executor, projectId: number): Promise<Metric[]> {
+  const rows = await db
+    .selectFrom('group_usage_metrics')
+    .selectAll()
+    .where('project_id', '=', projectId)
+    .orderBy('id')
+    .execute()
+  return rows.map(decode)
+}

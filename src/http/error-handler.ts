@@ -3,6 +3,7 @@ import http from 'node:http'
 import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isUnavailable } from '../db/errors.ts'
+import { allowOrigin, isPublicPath } from './cors.ts'
 import { ApiError, databaseUnavailable, notFound, serverError } from './errors.ts'
 
 /** Seconds a client is told to wait when the database is unavailable. */
@@ -34,7 +35,9 @@ export function registerErrorHandler(app: FastifyInstance): void {
     if (apiError.statusCode === 401) headers['www-authenticate'] = 'Bearer'
     return reply.code(apiError.statusCode).headers(headers).send(apiError.body())
   })
-  app.setNotFoundHandler((_request, reply) => {
+  app.setNotFoundHandler((request, reply) => {
+    // A browser must be able to read the 404 of an SDK asset it asked for (e.g. /static/x.js).
+    if (isPublicPath(request.url)) allowOrigin(request, reply)
     const error = notFound()
     return reply.code(404).send(error.body())
   })

@@ -1,5 +1,5 @@
 /** Schemas shared by every resource: the error envelope and the responses each route declares. */
-import { type TSchema, Type } from '@sinclair/typebox'
+import { type SchemaOptions, type TSchema, Type } from '@sinclair/typebox'
 
 export const ErrorSchema = Type.Object(
   {
@@ -41,7 +41,8 @@ export function responses(
   return out
 }
 
-export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+export const Nullable = <T extends TSchema>(schema: T, options?: SchemaOptions) =>
+  Type.Union([schema, Type.Null()], options)
 
 /** A DRF ChoiceField: a string from a fixed list (rendered as an OpenAPI enum). */
 export function Choice<const T extends readonly string[]>(

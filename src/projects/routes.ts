@@ -4,8 +4,9 @@ import type { Database } from '../db/database.ts'
 import { projectOf } from '../http/auth.ts'
 import { PageOf, PageQuery, page, pageRequest } from '../http/pagination.ts'
 import { ProjectIdParam, responses } from '../http/schemas.ts'
-import { countProjectsForUser, listProjectsForUser } from '../tenancy/projects.ts'
-import { ProjectSchema, serializeProject } from './schema.ts'
+import { validatePropertyFilters } from '../query/validate.ts'
+import { countProjectsForUser, listProjectsForUser, updateProject } from '../tenancy/projects.ts'
+import { ProjectPatchBody, ProjectSchema, serializeProject } from './schema.ts'
 
 export const projectRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = async (app, { database }) => {
   const auth = { scope: 'project' } as const
@@ -50,5 +51,27 @@ export const projectRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = 
       },
     },
     async (request) => serializeProject(projectOf(request)),
+  )
+
+  app.patch(
+    '/api/projects/:project_id/',
+    {
+      config: { auth },
+      schema: {
+        tags: ['projects'],
+        summary: "Change a project's name or test-account filters",
+        params: Type.Object({ project_id: ProjectIdParam }),
+        body: ProjectPatchBody,
+        response: responses({ 200: ProjectSchema }, [400, 413, 415]),
+      },
+    },
+    async (request) => {
+      const { name, test_account_filters } = request.body
+      if (test_account_filters !== undefined)
+        await validatePropertyFilters(database, test_account_filters, 'test_account_filters')
+      return serializeProject(
+        await updateProject(database.db, projectOf(request).id, { name, test_account_filters }),
+      )
+    },
   )
 }

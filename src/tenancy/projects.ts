@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { type Executor, nowIso } from '../db/database.ts'
+import { type Executor, nowIso, toJson } from '../db/database.ts'
 import type { MembershipLevel, Project } from '../db/schema.ts'
 import { newProjectApiToken } from './tokens.ts'
 
@@ -37,6 +37,23 @@ export async function getProjectForUser(
     .select('m.level')
     .where('p.id', '=', projectId)
     .executeTakeFirst()
+}
+
+/** Changes the given settings; test_account_filters must already be validated. */
+export async function updateProject(
+  db: Executor,
+  id: number,
+  changes: { name?: string; test_account_filters?: unknown[] },
+): Promise<Project> {
+  const values = {
+    ...(changes.name !== undefined ? { name: changes.name } : {}),
+    ...(changes.test_account_filters !== undefined
+      ? { test_account_filters: toJson(changes.test_account_filters) }
+      : {}),
+  }
+  if (Object.keys(values).length === 0)
+    return db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirstOrThrow()
+  return db.updateTable('projects').set(values).where('id', '=', id).returningAll().executeTakeFirstOrThrow()
 }
 
 export async function getProject(db: Executor, id: number): Promise<Project | undefined> {

@@ -4,7 +4,7 @@
  */
 
 /** The scope objects groupd's API uses. */
-export const SCOPE_OBJECTS = ['project', 'group', 'usage_metric'] as const
+export const SCOPE_OBJECTS = ['project', 'group', 'usage_metric', 'query'] as const
 export type ScopeObject = (typeof SCOPE_OBJECTS)[number]
 export type ScopeAction = 'read' | 'write'
 

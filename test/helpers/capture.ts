@@ -2,7 +2,14 @@
 import { gzipSync } from 'fflate'
 import LZString from 'lz-string'
 
-export type Encoding = 'json' | 'gzip-header' | 'gzip-js' | 'lz64-form' | 'base64-form' | 'get-data'
+export type Encoding =
+  | 'json'
+  | 'gzip-plain'
+  | 'gzip-header'
+  | 'gzip-js'
+  | 'lz64-form'
+  | 'base64-form'
+  | 'get-data'
 
 /** Sends `payload` to `path` in the given encoding; returns status and parsed body. */
 export async function sendCapture(
@@ -20,6 +27,11 @@ export async function sendCapture(
     case 'json':
       h['content-type'] = 'application/json'
       init.body = json
+      break
+    case 'gzip-plain':
+      // posthog-js 1.449 with its defaults: gzip as text/plain, no hint in the query or headers
+      h['content-type'] = 'text/plain'
+      init.body = gzipSync(new TextEncoder().encode(json), { mtime: 0 })
       break
     case 'gzip-header':
       h['content-type'] = 'application/json'

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
+import type http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
@@ -35,8 +36,8 @@ function withSearchPath(url: string, schema: string): string {
   return u.toString()
 }
 
-export async function openTestDatabase(): Promise<TestDatabase> {
-  if (ENGINE === 'sqlite') {
+export async function openTestDatabase(engine: Engine = ENGINE): Promise<TestDatabase> {
+  if (engine === 'sqlite') {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'groupd-test-'))
     const database = Database.sqlite(dir)
     return {
@@ -70,21 +71,25 @@ export async function openTestDatabase(): Promise<TestDatabase> {
 
 export interface TestServer extends TestDatabase {
   url: string
+  /** The listening Node server, for tests that watch every exchange (e.g. a browser's beacons). */
+  httpServer: http.Server
   close(): Promise<void>
 }
 
 export async function startServer(
-  options: { trustProxy?: boolean; rateLimit?: RateLimitConfig } = {},
+  options: { trustProxy?: boolean; rateLimit?: RateLimitConfig; engine?: Engine } = {},
 ): Promise<TestServer> {
-  const testDb = await openTestDatabase()
+  const { engine, ...appOptions } = options
+  const testDb = await openTestDatabase(engine)
   await migrate(testDb.database)
-  const app = await buildApp({ database: testDb.database, ...options })
+  const app = await buildApp({ database: testDb.database, ...appOptions })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   if (!address || typeof address === 'string') throw new Error('no address')
   return {
     ...testDb,
     url: `http://127.0.0.1:${address.port}`,
+    httpServer: app.server,
     async close() {
       await app.close()
       await testDb.cleanup()

@@ -26,9 +26,9 @@ export async function assertAccessible(page: Page, where: string): Promise<void>
 }
 
 /** Saves .artifacts/<name>.png (one set per engine run; the SQLite run's are the canonical ones). */
-export async function screenshot(page: Page, name: string): Promise<string> {
+export async function screenshot(page: Page, name: string, fullPage = true): Promise<string> {
   fs.mkdirSync(ARTIFACTS, { recursive: true })
   const file = path.join(ARTIFACTS, ENGINE === 'sqlite' ? `${name}.png` : `${name}.${ENGINE}.png`)
-  await page.screenshot({ path: file, fullPage: true })
+  await page.screenshot({ path: file, fullPage })
   return file
 }

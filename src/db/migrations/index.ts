@@ -4,6 +4,7 @@ import { m002GroupTypes } from './002-group-types.ts'
 import { m003GroupUsageMetrics } from './003-group-usage-metrics.ts'
 import { m004Capture } from './004-capture.ts'
 import { m005RateLimits } from './005-rate-limits.ts'
+import { m006MetricValues } from './006-metric-values.ts'
 import { m008Sessions } from './008-sessions.ts'
 
 /** In order of application; never reorder or edit an applied migration, add a new one. */
@@ -13,5 +14,6 @@ export const migrations: Migration[] = [
   m003GroupUsageMetrics,
   m004Capture,
   m005RateLimits,
+  m006MetricValues,
   m008Sessions,
 ]

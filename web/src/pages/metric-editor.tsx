@@ -51,11 +51,14 @@ function FilterRows({
   onChange,
   listId,
   label,
+  addLabel,
 }: {
   filters: PropertyFilter[]
   onChange: (filters: PropertyFilter[]) => void
   listId: string
   label: string
+  /** Said after "Add filter" to screen readers when the button alone would be ambiguous. */
+  addLabel?: string
 }) {
   const set = (i: number, patch: Partial<PropertyFilter>) =>
     onChange(filters.map((f, j) => (i === j ? { ...f, ...patch } : f)))
@@ -105,7 +108,7 @@ function FilterRows({
         className="btn btn-small"
         onClick={() => onChange([...filters, { key: '', value: '', operator: 'exact', type: 'event' }])}
       >
-        + Add {label.toLowerCase()}
+        + Add filter{addLabel && <span className="sr-only"> {addLabel}</span>}
       </button>
     </div>
   )
@@ -154,19 +157,26 @@ export function MetricEditor({
   const [metric, setMetric] = useState(initial)
   const [custom, setCustom] = useState(!STANDARD_INTERVALS.includes(initial.interval))
   const [errors, setErrors] = useState<Record<string, string>>({})
+  // An edited field's message goes away with the edit.
+  const change = (patch: Partial<typeof metric>) => {
+    setMetric((m) => ({ ...m, ...patch }))
+    setErrors(({ form: _, ...rest }) => {
+      for (const key of Object.keys(patch)) delete rest[key]
+      return rest
+    })
+  }
   const filters: MetricFilters = metric.filters
   const events = filters.events ?? []
   const setFilters = (patch: Partial<MetricFilters>) =>
-    setMetric((m) => ({
-      ...m,
+    change({
       filters: {
-        events: m.filters.events ?? [],
+        ...metric.filters,
+        events: metric.filters.events ?? [],
         actions: [],
-        properties: m.filters.properties ?? [],
+        properties: metric.filters.properties ?? [],
         ...patch,
       },
-    }))
-
+    })
   const submit = (event: FormEvent) => {
     event.preventDefault()
     const found: Record<string, string> = {}
@@ -250,7 +260,7 @@ export function MetricEditor({
             value={metric.name}
             aria-invalid={!!errors.name}
             aria-describedby={described('name')}
-            onChange={(e) => setMetric({ ...metric, name: e.target.value })}
+            onChange={(e) => change({ name: e.target.value })}
           />
           {fieldError('name')}
         </label>
@@ -261,7 +271,7 @@ export function MetricEditor({
             onChange={(e) => {
               const custom = e.target.value === 'custom'
               setCustom(custom)
-              if (!custom) setMetric({ ...metric, interval: Number(e.target.value) })
+              if (!custom) change({ interval: Number(e.target.value) })
             }}
           >
             {STANDARD_INTERVALS.map((d) => (
@@ -281,7 +291,7 @@ export function MetricEditor({
               value={metric.interval}
               aria-invalid={!!errors.interval}
               aria-describedby={described('interval')}
-              onChange={(e) => setMetric({ ...metric, interval: Number(e.target.value) })}
+              onChange={(e) => change({ interval: Number(e.target.value) })}
             />
             {fieldError('interval')}
           </label>
@@ -291,7 +301,7 @@ export function MetricEditor({
           <span>Format</span>
           <select
             value={metric.format}
-            onChange={(e) => setMetric({ ...metric, format: e.target.value as Metric['format'] })}
+            onChange={(e) => change({ format: e.target.value as Metric['format'] })}
           >
             <option value="numeric">Numeric</option>
             <option value="currency">Currency</option>
@@ -301,7 +311,7 @@ export function MetricEditor({
           <span>Display</span>
           <select
             value={metric.display}
-            onChange={(e) => setMetric({ ...metric, display: e.target.value as Metric['display'] })}
+            onChange={(e) => change({ display: e.target.value as Metric['display'] })}
           >
             <option value="number">Number</option>
             <option value="sparkline">Sparkline</option>
@@ -313,7 +323,7 @@ export function MetricEditor({
             value={metric.math}
             onChange={(e) => {
               const math = e.target.value as Metric['math']
-              setMetric({ ...metric, math, math_property: math === 'count' ? null : metric.math_property })
+              change({ math, math_property: math === 'count' ? null : metric.math_property })
             }}
           >
             <option value="count">Count of events</option>
@@ -328,7 +338,7 @@ export function MetricEditor({
               value={metric.math_property ?? ''}
               aria-invalid={!!errors.math_property}
               aria-describedby={described('math_property')}
-              onChange={(e) => setMetric({ ...metric, math_property: e.target.value })}
+              onChange={(e) => change({ math_property: e.target.value })}
             />
             {fieldError('math_property')}
           </label>
@@ -362,6 +372,7 @@ export function MetricEditor({
               </div>
               <FilterRows
                 label={`Event ${i + 1} filter`}
+                addLabel={`to event ${i + 1}`}
                 listId={ids.props}
                 filters={entry.properties ?? []}
                 onChange={(properties) =>

@@ -11,6 +11,7 @@ const OBJECTS: [string, string][] = [
   ['group', 'Groups and group types'],
   ['usage_metric', 'Usage metrics'],
   ['project', 'Projects'],
+  ['query', 'Queries (metric values, events)'],
 ]
 
 function CreateKey({ onClose }: { onClose: () => void }) {

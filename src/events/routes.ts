@@ -1,23 +1,25 @@
 /**
  * PostHog's legacy events list (`GET /api/projects/:id/events/`), newest first with a keyset
- * `next`. `properties` takes PostHog property filters; until the shared filter language lands,
- * the event_metadata filters on `$group_0`…`$group_4` and `distinct_id` (exact / is_not) are
- * supported, which is what a group's profile asks for.
+ * `next`. `properties` takes the filter language of metrics (src/query/filters.ts), so a group's
+ * events are `[{"key": "$group_0", "value": "acme", "type": "event_metadata"}]`.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Database } from '../db/database.ts'
+import { isUuid } from '../db/ids.ts'
 import { projectOf } from '../http/auth.ts'
 import { validationError } from '../http/errors.ts'
 import { queryParams } from '../http/query.ts'
 import { Nullable, ProjectIdParam, responses } from '../http/schemas.ts'
 import { drfDateTime } from '../http/wire.ts'
-import { type ColumnFilter, listEvents, type StoredEvent } from './list-store.ts'
+import { type Expr, TRUE } from '../query/filters.ts'
+import { validatePropertyFilters } from '../query/validate.ts'
+import { SqlEventsStore } from './sql-store.ts'
+import type { StoredEvent } from './store.ts'
 
 export const DEFAULT_EVENTS_LIMIT = 100
 export const MAX_EVENTS_LIMIT = 1000
 const MAX_FILTERS = 20
-const MAX_FILTER_VALUES = 100
 
 const EventSchema = Type.Object({
   id: Type.String(),
@@ -31,36 +33,23 @@ const EventSchema = Type.Object({
 })
 
 const invalid = (detail: string, attr: string) => validationError('invalid_input', detail, attr)
+const nullCharacters = (attr: string) =>
+  validationError('null_characters_not_allowed', 'Null characters are not allowed.', attr)
 
-function columnFor(key: unknown): ColumnFilter['column'] | undefined {
-  if (key === 'distinct_id') return 'distinct_id'
-  const match = typeof key === 'string' ? /^\$group_([0-4])$/.exec(key) : null
-  return match ? (`group_${match[1]}` as ColumnFilter['column']) : undefined
-}
-
-export function parsePropertyFilters(raw: string | undefined): ColumnFilter[] {
-  if (!raw) return []
+/** `properties`: a JSON list of PostHog property filters, in the shared filter language. */
+async function propertyFilters(database: Database, raw: string | undefined): Promise<Expr> {
+  if (!raw) return TRUE
   let parsed: unknown
   try {
     parsed = JSON.parse(raw)
   } catch {
     throw invalid('Properties are not valid JSON.', 'properties')
   }
-  if (!Array.isArray(parsed) || parsed.length > MAX_FILTERS)
-    throw invalid(`Properties must be a JSON list of at most ${MAX_FILTERS} filters.`, 'properties')
-  return parsed.map((f) => {
-    const column = f && typeof f === 'object' ? columnFor(f.key) : undefined
-    const operator = f?.operator ?? 'exact'
-    if (!column || f.type !== 'event_metadata' || (operator !== 'exact' && operator !== 'is_not'))
-      throw invalid(
-        'Unsupported property filter: the events list supports event_metadata filters on $group_0…$group_4 and distinct_id with operator exact or is_not.',
-        'properties',
-      )
-    const values = (Array.isArray(f.value) ? f.value : [f.value]).map(String)
-    if (values.length === 0 || values.length > MAX_FILTER_VALUES)
-      throw invalid(`A filter needs 1 to ${MAX_FILTER_VALUES} values.`, 'properties')
-    return { column, values, negate: operator === 'is_not' }
-  })
+  if (Array.isArray(parsed) && parsed.length > MAX_FILTERS)
+    throw invalid(`Properties may hold at most ${MAX_FILTERS} filters.`, 'properties')
+  // PostgreSQL text cannot hold NUL, so no stored value contains one (capture replaces it).
+  if (JSON.stringify(parsed).includes('\\u0000')) throw nullCharacters('properties')
+  return validatePropertyFilters({ engine: database.engine, db: database.db }, parsed, 'properties')
 }
 
 function instant(raw: string | undefined, attr: string): string | undefined {
@@ -79,7 +68,7 @@ function decodeCursor(raw: string | undefined): { timestamp: string; uuid: strin
   try {
     const data = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'))
     const timestamp = instant(String(data?.t), 'cursor')
-    if (typeof data?.u === 'string' && timestamp) return { timestamp, uuid: data.u }
+    if (typeof data?.u === 'string' && isUuid(data.u) && timestamp) return { timestamp, uuid: data.u }
   } catch {
     // fall through: a bad cursor is the client's error
   }
@@ -101,10 +90,11 @@ export const eventListRoutes: FastifyPluginAsyncTypebox<{ database: Database }> 
   app,
   { database },
 ) => {
+  const store = new SqlEventsStore(database)
   app.get(
     '/api/projects/:project_id/events/',
     {
-      config: { auth: { scope: 'group', action: 'read' } },
+      config: { auth: { scope: ['query', 'group'], action: 'read' } },
       schema: {
         tags: ['events'],
         summary: 'List events, newest first (PostHog legacy shape; forward-only `next`)',
@@ -133,10 +123,10 @@ export const eventListRoutes: FastifyPluginAsyncTypebox<{ database: Database }> 
           throw invalid('A valid integer is required.', 'limit')
         limit = Math.min(Number(q.limit), MAX_EVENTS_LIMIT)
       }
-      const rows = await listEvents(database.db, {
+      const rows = await store.listEvents({
         projectId: projectOf(request).id,
         event: q.event || undefined,
-        filters: parsePropertyFilters(q.properties),
+        expr: await propertyFilters(database, q.properties),
         before: instant(q.before, 'before'),
         after: instant(q.after, 'after'),
         cursor: decodeCursor(q.cursor),
