@@ -222,6 +222,13 @@ describe('web app in Chromium', { skip: browserSkipReason() }, () => {
     await page.getByRole('link', { name: 'Company(s)' }).click()
     await page.getByRole('heading', { name: 'Company(s)' }).waitFor()
     await page.getByRole('link', { name: 'Globex' }).waitFor()
+    // The column picker saves the type's default_columns for everyone.
+    await page.getByRole('button', { name: 'Columns' }).click()
+    await page.getByRole('checkbox', { name: 'industry' }).check()
+    await page.getByRole('columnheader', { name: 'industry' }).waitFor()
+    const company = (await api.get(`/api/projects/${tenant.project.id}/groups_types/`)).body[0]
+    assert.deepEqual(company.default_columns, ['group_name', 'created_at', 'properties.industry'])
+    await page.getByRole('cell', { name: 'Manufacturing' }).waitFor()
     await assertAccessible(page, 'groups')
     await screenshot(page, 'groups')
     await page.getByLabel('Search company(s)').fill('acme')

@@ -43,7 +43,11 @@ export function useGroupTypeMutations(projectId: number) {
     setColumns: useMutation({
       mutationFn: (body: { group_type_index: number; default_columns: string[] }) =>
         put<GroupType>(`${p(projectId)}/groups_types/set_default_columns/`, body),
-      onSuccess,
+      // The answer is the updated type: put it in the cache at once (no flicker back while refetching).
+      onSuccess: (updated: GroupType) =>
+        client.setQueryData<GroupType[]>(['groupTypes', projectId], (old) =>
+          old?.map((t) => (t.group_type_index === updated.group_type_index ? updated : t)),
+        ),
     }),
   }
 }

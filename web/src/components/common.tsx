@@ -78,3 +78,12 @@ export function Banner({ children }: { children: ReactNode }) {
     </div>
   )
 }
+
+/** The header cell over a table's row buttons: named for screen readers, blank on screen. */
+export function ActionsHeader() {
+  return (
+    <th scope="col">
+      <span className="sr-only">Actions</span>
+    </th>
+  )
+}

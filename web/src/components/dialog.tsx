@@ -1,5 +1,6 @@
 /** A modal on the native <dialog>: focus moves in and is trapped, Escape closes, focus returns. */
 import { type ReactNode, useEffect, useId, useRef } from 'react'
+import { errorText } from '../api/client.ts'
 
 export function Dialog({
   open,
@@ -46,47 +47,64 @@ export function Dialog({
   )
 }
 
-export function ConfirmDialog({
-  open,
-  title,
-  children,
-  confirmLabel,
-  onConfirm,
+/** The parts of a TanStack mutation a confirmation needs. */
+interface Mutation<V> {
+  mutate: (variables: V, options: { onSuccess: () => void }) => void
+  reset: () => void
+  isPending: boolean
+  error: unknown
+}
+
+/**
+ * "Are you sure?" for one mutation: open while `variables` is not null; confirming runs the
+ * mutation with them and closes on success; a failure shows in the dialog.
+ */
+export function ConfirmDialog<V>({
+  variables,
+  mutation,
   onClose,
-  busy,
-  error,
+  title,
+  confirmLabel,
+  children,
 }: {
-  open: boolean
-  title: string
-  children: ReactNode
-  confirmLabel: string
-  onConfirm: () => void
+  variables: V | null
+  mutation: Mutation<V>
   onClose: () => void
-  busy?: boolean
-  error?: string | null
+  title: string
+  confirmLabel: string
+  children: ReactNode
 }) {
+  const close = () => {
+    onClose()
+    mutation.reset()
+  }
   return (
     <Dialog
-      open={open}
+      open={variables !== null}
       title={title}
-      onClose={onClose}
+      onClose={close}
       footer={
         <>
-          <button type="button" className="btn" onClick={onClose}>
+          <button type="button" className="btn" onClick={close}>
             Cancel
           </button>
-          <button type="button" className="btn btn-danger" onClick={onConfirm} disabled={busy}>
+          <button
+            type="button"
+            className="btn btn-danger"
+            disabled={mutation.isPending}
+            onClick={() => variables !== null && mutation.mutate(variables, { onSuccess: close })}
+          >
             {confirmLabel}
           </button>
         </>
       }
     >
       {children}
-      {error && (
+      {mutation.error ? (
         <p className="error" role="alert">
-          {error}
+          {errorText(mutation.error)}
         </p>
-      )}
+      ) : null}
     </Dialog>
   )
 }

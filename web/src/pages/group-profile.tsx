@@ -2,7 +2,7 @@
 import { type FormEvent, useEffect, useRef, useState } from 'react'
 import { errorText } from '../api/client.ts'
 import { useEvents, useGroup, useGroupMutations, useGroupTypes, useMetricValues } from '../api/queries.ts'
-import { CopyButton, Empty, ErrorText, Loading, Skeleton } from '../components/common.tsx'
+import { ActionsHeader, CopyButton, Empty, ErrorText, Loading, Skeleton } from '../components/common.tsx'
 import { ConfirmDialog } from '../components/dialog.tsx'
 import { MetricCard } from '../components/metric-card.tsx'
 import {
@@ -157,9 +157,7 @@ function Properties({
                 <tr>
                   <th scope="col">Property</th>
                   <th scope="col">Value</th>
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
+                  <ActionsHeader />
                 </tr>
               </thead>
               <tbody>
@@ -219,16 +217,11 @@ function Properties({
         )}
       </div>
       <ConfirmDialog
-        open={deleting !== null}
+        variables={deleting}
+        mutation={deleteProperty}
+        onClose={() => setDeleting(null)}
         title={`Delete property "${deleting}"?`}
         confirmLabel="Delete property"
-        busy={deleteProperty.isPending}
-        error={deleteProperty.isError ? errorText(deleteProperty.error) : null}
-        onClose={() => {
-          setDeleting(null)
-          deleteProperty.reset()
-        }}
-        onConfirm={() => deleting && deleteProperty.mutate(deleting, { onSuccess: () => setDeleting(null) })}
       >
         <p>The property is removed from this group now. New events may set it again.</p>
       </ConfirmDialog>

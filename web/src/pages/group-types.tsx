@@ -1,9 +1,8 @@
 /** Settings → Group types (PostHog's GroupAnalyticsConfig): rename in place, one Save, delete with a dialog. */
 import { useState } from 'react'
-import { errorText } from '../api/client.ts'
 import { useGroupTypeMutations, useGroupTypes } from '../api/queries.ts'
 import type { GroupType } from '../api/types.ts'
-import { Banner, ErrorText, Loading, PageHeader } from '../components/common.tsx'
+import { ActionsHeader, Banner, ErrorText, Loading, PageHeader } from '../components/common.tsx'
 import { ConfirmDialog } from '../components/dialog.tsx'
 import { formatDate } from '../format.ts'
 
@@ -65,9 +64,7 @@ export function GroupTypesPage({ projectId }: { projectId: number }) {
                   <th scope="col">Singular name</th>
                   <th scope="col">Plural name</th>
                   <th scope="col">Created</th>
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
+                  <ActionsHeader />
                 </tr>
               </thead>
               <tbody>
@@ -136,18 +133,11 @@ export function GroupTypesPage({ projectId }: { projectId: number }) {
         </section>
       )}
       <ConfirmDialog
-        open={deleting !== null}
+        variables={deleting ? deleting.group_type_index : null}
+        mutation={remove}
+        onClose={() => setDeleting(null)}
         title={`Delete ${deleting?.group_type.toLowerCase()} group type`}
         confirmLabel={`Delete ${deleting?.name_singular || deleting?.group_type}`}
-        busy={remove.isPending}
-        error={remove.isError ? errorText(remove.error) : null}
-        onClose={() => {
-          setDeleting(null)
-          remove.reset()
-        }}
-        onConfirm={() =>
-          deleting && remove.mutate(deleting.group_type_index, { onSuccess: () => setDeleting(null) })
-        }
       >
         <p>Deleting a group type is irreversible.</p>
         <p>

@@ -54,6 +54,8 @@ export function GroupsPage({ projectId, index }: { projectId: number; index: num
   const groups = useGroups(projectId, index, q)
   const { setColumns } = useGroupTypeMutations(projectId)
   const [picking, setPicking] = useState(false)
+  // Shown at once while the choice is saved.
+  const [pendingColumns, setPendingColumns] = useState<string[] | null>(null)
 
   useEffect(() => setText(q), [q])
   useEffect(() => {
@@ -69,7 +71,7 @@ export function GroupsPage({ projectId, index }: { projectId: number; index: num
     const all = groups.data?.pages.flatMap((p) => p.results) ?? []
     return q ? rank(all, q) : all
   }, [groups.data, q])
-  const columns = type?.default_columns?.length ? type.default_columns : DEFAULT_COLUMNS
+  const columns = pendingColumns ?? (type?.default_columns?.length ? type.default_columns : DEFAULT_COLUMNS)
   const propertyKeys = useMemo(
     () =>
       [...new Set(rows.flatMap((g) => Object.keys(g.group_properties)))].filter((k) => k !== 'name').sort(),
@@ -93,7 +95,12 @@ export function GroupsPage({ projectId, index }: { projectId: number; index: num
   const names = groupTypeNames(type)
   const toggle = (column: string) => {
     const next = columns.includes(column) ? columns.filter((c) => c !== column) : [...columns, column]
-    setColumns.mutate({ group_type_index: index, default_columns: next.length ? next : DEFAULT_COLUMNS })
+    const chosen = next.length ? next : DEFAULT_COLUMNS
+    setPendingColumns(chosen)
+    setColumns.mutate(
+      { group_type_index: index, default_columns: chosen },
+      { onSettled: () => setPendingColumns(null) },
+    )
   }
 
   return (

@@ -3,7 +3,7 @@ import { type FormEvent, useState } from 'react'
 import { errorText } from '../api/client.ts'
 import { useKeyMutations, useKeys } from '../api/queries.ts'
 import type { PersonalApiKey } from '../api/types.ts'
-import { CopyButton, Empty, ErrorText, Loading, PageHeader } from '../components/common.tsx'
+import { ActionsHeader, CopyButton, Empty, ErrorText, Loading, PageHeader } from '../components/common.tsx'
 import { ConfirmDialog, Dialog } from '../components/dialog.tsx'
 import { formatDate, formatRelative } from '../format.ts'
 
@@ -140,9 +140,7 @@ export function PersonalApiKeysPage() {
                   <th scope="col">Scopes</th>
                   <th scope="col">Created</th>
                   <th scope="col">Last used</th>
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
+                  <ActionsHeader />
                 </tr>
               </thead>
               <tbody>
@@ -174,16 +172,11 @@ export function PersonalApiKeysPage() {
       )}
       {creating && <CreateKey onClose={() => setCreating(false)} />}
       <ConfirmDialog
-        open={revoking !== null}
+        variables={revoking ? revoking.id : null}
+        mutation={revoke}
+        onClose={() => setRevoking(null)}
         title={`Revoke key "${revoking?.label}"?`}
         confirmLabel="Revoke key"
-        busy={revoke.isPending}
-        error={revoke.isError ? errorText(revoke.error) : null}
-        onClose={() => {
-          setRevoking(null)
-          revoke.reset()
-        }}
-        onConfirm={() => revoking && revoke.mutate(revoking.id, { onSuccess: () => setRevoking(null) })}
       >
         <p>Anything using this key will stop working immediately. This cannot be undone.</p>
       </ConfirmDialog>

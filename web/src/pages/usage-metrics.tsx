@@ -1,9 +1,8 @@
 /** Settings → Usage metrics: the table per group type, the editor, delete with confirmation. */
 import { useState } from 'react'
-import { errorText } from '../api/client.ts'
 import { useGroupTypes, useMetricMutations, useMetrics } from '../api/queries.ts'
 import type { Metric } from '../api/types.ts'
-import { Empty, ErrorText, Loading, PageHeader } from '../components/common.tsx'
+import { ActionsHeader, Empty, ErrorText, Loading, PageHeader } from '../components/common.tsx'
 import { ConfirmDialog } from '../components/dialog.tsx'
 import { capitalize, groupTypeNames } from '../format.ts'
 import { navigate, useLocation } from '../router.tsx'
@@ -68,9 +67,7 @@ export function UsageMetricsPage({ projectId }: { projectId: number }) {
                   <th scope="col">Interval</th>
                   <th scope="col">Display</th>
                   <th scope="col">Calculation</th>
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
+                  <ActionsHeader />
                 </tr>
               </thead>
               <tbody>
@@ -115,16 +112,11 @@ export function UsageMetricsPage({ projectId }: { projectId: number }) {
         />
       )}
       <ConfirmDialog
-        open={deleting !== null}
+        variables={deleting ? deleting.id : null}
+        mutation={remove}
+        onClose={() => setDeleting(null)}
         title="Delete usage metric"
         confirmLabel="Delete"
-        busy={remove.isPending}
-        error={remove.isError ? errorText(remove.error) : null}
-        onClose={() => {
-          setDeleting(null)
-          remove.reset()
-        }}
-        onConfirm={() => deleting && remove.mutate(deleting.id, { onSuccess: () => setDeleting(null) })}
       >
         <p>Are you sure you want to delete "{deleting?.name}"? This action cannot be undone.</p>
       </ConfirmDialog>
