@@ -224,7 +224,9 @@ describe('web app in Chromium', { skip: browserSkipReason() }, () => {
     await page.getByRole('link', { name: 'Globex' }).waitFor()
     // The column picker saves the type's default_columns for everyone.
     await page.getByRole('button', { name: 'Columns' }).click()
+    const saved = page.waitForResponse((r) => r.url().includes('/set_default_columns/'))
     await page.getByRole('checkbox', { name: 'industry' }).check()
+    assert.equal((await saved).status(), 200)
     await page.getByRole('columnheader', { name: 'industry' }).waitFor()
     const company = (await api.get(`/api/projects/${tenant.project.id}/groups_types/`)).body[0]
     assert.deepEqual(company.default_columns, ['group_name', 'created_at', 'properties.industry'])
