@@ -73,6 +73,8 @@ export async function waitReady(child: ChildProcess, url: string): Promise<void>
 
 export async function openDatabase(
   engine: string,
+  /** Distinguishes several PostgreSQL databases of one run (each is a schema). */
+  name = '',
 ): Promise<{ database: Database; env: Record<string, string>; cleanup: () => Promise<void> }> {
   if (engine === 'sqlite') {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'groupd-bench-'))
@@ -83,7 +85,7 @@ export async function openDatabase(
       cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }),
     }
   }
-  const schema = `groupd_bench_${process.pid}`
+  const schema = `groupd_bench_${process.pid}${name ? `_${name}` : ''}`
   const admin = new pg.Client({ connectionString: PG_URL })
   await admin.connect()
   await admin.query(`drop schema if exists ${schema} cascade; create schema ${schema}`)

@@ -93,6 +93,11 @@ const REFUSED: [string, unknown, RegExp][] = [
     /"\(" is not a valid regular expression/,
   ],
   [
+    'a regex over 1,000 characters',
+    { events, properties: [{ key: 'a', operator: 'regex', value: 'a'.repeat(1001) }] },
+    /a regular expression may have at most 1000 characters/,
+  ],
+  [
     'a relative date it cannot read',
     { events, properties: [{ key: 'a', operator: 'is_date_before', value: '-7x' }] },
     /"-7x" is not a date/,

@@ -6,28 +6,35 @@
  */
 import type SQLite from 'better-sqlite3'
 
-/** A plain decimal number as text ("12", "-3.5", ".5", "1e3"); no padding, no hex, no inf/nan. */
-export const NUMERIC_TEXT = /^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/
+/**
+ * A plain decimal number as text ("12", "-3.5", ".5", "1e3"); no padding, no hex, no inf/nan. The
+ * digit counts are bounded (255: PostgreSQL's regex limit) so that its numeric cast of a match never fails.
+ */
+export const NUMERIC_TEXT = /^-?(\d{1,255}(\.\d{0,255})?|\.\d{1,255})([eE][-+]?\d{1,3})?$/
+
+/** Smallest normal float8: a non-zero number closer to 0 is out of range for PostgreSQL. */
+const MIN_NORMAL = 2.2250738585072014e-308
 
 /**
  * An ISO-8601 date or date-time as a property value: `YYYY-MM-DD`, optionally `T` or a space and
- * `HH:MM[:SS[.fff…]]`, optionally `Z` or `±HH[:MM]` (no zone means UTC).
+ * `HH:MM[:SS[.fff…]]`, optionally `Z` or `±HH[:MM]` (no zone means UTC). Each field is within its
+ * range; only the day of the month is checked beyond the pattern.
  */
 export const DATETIME_TEXT =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/
+  /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?:[T ]([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d)(\.\d{1,6})?)?(Z|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)?)?$/
 
 /** Text to a finite number, or null: the numeric reading of a property value. */
 export function numericValue(text: string | null): number | null {
   if (text === null || !NUMERIC_TEXT.test(text)) return null
   const n = Number(text)
-  // Out of float8's range both ways is no number, as PostgreSQL's cast refuses it (no ±Infinity,
-  // no silent underflow to 0).
-  if (!Number.isFinite(n)) return null
-  if (n === 0 && /[1-9]/.test(text.split(/[eE]/)[0] as string)) return null
+  // Outside float8's normal range is no number, as PostgreSQL's cast refuses it (no ±Infinity,
+  // no silent underflow).
+  if (!Number.isFinite(n) || (n !== 0 && Math.abs(n) < MIN_NORMAL)) return null
+  if (n === 0) return /[1-9]/.test(text.split(/[eE]/)[0] as string) ? null : 0
   return n
 }
 
-/** A datetime text to epoch milliseconds, or null when it is not a valid calendar datetime. */
+/** A datetime text to epoch milliseconds (truncated), or null when it is not a valid calendar datetime. */
 export function datetimeValue(text: string | null): number | null {
   if (text === null) return null
   const m = DATETIME_TEXT.exec(text)
@@ -36,19 +43,15 @@ export function datetimeValue(text: string | null): number | null {
   const year = Number(y)
   const month = Number(mo)
   const day = Number(d)
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null
-  if (Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return null
-  if (year < 1) return null
+  if (year < 1 || day > daysInMonth(year, month)) return null
   const ms = frac ? Math.floor(Number(`0${frac}`) * 1000) : 0
-  let utc = Date.UTC(year, month - 1, day, Number(h), Number(mi), Number(s), ms)
-  if (year < 100) utc = new Date(utc).setUTCFullYear(year)
+  const date = new Date(Date.UTC(2000, month - 1, day, Number(h), Number(mi), Number(s), ms))
+  date.setUTCFullYear(year)
+  let utc = date.getTime()
   if (zone !== 'Z') {
     const sign = zone.startsWith('-') ? -1 : 1
     const digits = zone.slice(1).replace(':', '')
-    const hours = Number(digits.slice(0, 2))
-    const minutes = Number(digits.slice(2) || '0')
-    if (hours > 23 || minutes > 59) return null
-    utc -= sign * (hours * 60 + minutes) * 60_000
+    utc -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2) || '0')) * 60_000
   }
   return utc
 }

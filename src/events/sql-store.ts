@@ -1,7 +1,7 @@
 /**
  * The events store on the SQL database (PostgreSQL or SQLite). Metric values are one statement:
  * one scan of the target group's events over the widest window (index on project, group column,
- * timestamp), grouped by UTC day, with a pair of conditional sums per series; the filter tree is
+ * timestamp), grouped by UTC day half, with one filtered aggregate per series; the filter tree is
  * compiled by the engine's SqlDialect with every value bound as a parameter.
  */
 import { type RawBuilder, sql } from 'kysely'
@@ -13,8 +13,8 @@ import { type Expr, eventNames, groupIndexes } from '../query/filters.ts'
 import type {
   EventListQuery,
   EventsStore,
-  MetricDay,
-  MetricDaysQuery,
+  MetricBucket,
+  MetricBucketsQuery,
   MetricSeries,
   StoredEvent,
 } from './store.ts'
@@ -22,15 +22,30 @@ import type {
 /** What the SQL store needs per engine beyond the filter language. */
 interface EngineSql {
   dialect: SqlDialect
-  /** The UTC day of the event, `YYYY-MM-DD`. */
-  day: Fragment
+  /** The event's UTC day, and whether its time of day is at or after `time` (an ISO-8601 instant). */
+  dayHalf(time: string): Fragment
+  /** The day column as YYYY-MM-DD. */
+  label(day: unknown): string
 }
 
 const ENGINES: Record<Database['engine'], EngineSql> = {
-  postgres: { dialect: postgresDialect, day: sql`to_char(e.timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD')` },
-  sqlite: { dialect: sqliteDialect, day: sql`substr(e.timestamp, 1, 10)` },
+  postgres: {
+    dialect: postgresDialect,
+    // A day number and a time comparison cost less per row than formatting text.
+    dayHalf: (time) =>
+      sql`(e.timestamp AT TIME ZONE 'UTC')::date - DATE '1970-01-01' AS day, (e.timestamp AT TIME ZONE 'UTC')::time >= (${time}::timestamptz AT TIME ZONE 'UTC')::time AS late`,
+    label: (day) => new Date(Number(day) * DAY_MS).toISOString().slice(0, 10),
+  },
+  sqlite: {
+    dialect: sqliteDialect,
+    // Stored times are fixed-width ISO-8601 UTC text: the day and time of day are substrings.
+    dayHalf: (time) =>
+      sql`substr(e.timestamp, 1, 10) AS day, substr(e.timestamp, 12) >= ${time.slice(11)} AS late`,
+    label: (day) => String(day),
+  },
 }
 
+const DAY_MS = 86_400_000
 const iso = (ms: number) => new Date(ms).toISOString()
 
 export class SqlEventsStore implements EventsStore {
@@ -40,34 +55,38 @@ export class SqlEventsStore implements EventsStore {
     this.engine = ENGINES[database.engine]
   }
 
-  async metricDays(query: MetricDaysQuery): Promise<MetricDay[]> {
+  async metricBuckets(query: MetricBucketsQuery): Promise<MetricBucket[]> {
     if (query.series.length === 0) return []
-    const { dialect, day } = this.engine
+    const { rows } = await this.metricBucketsSql(query).execute(this.database.db)
+    return rows.map((row) => ({
+      day: this.engine.label(row.day),
+      late: Boolean(row.late),
+      sums: query.series.map((_, i) => Number(row[`s${i}`] ?? 0)),
+    }))
+  }
+
+  /** The one statement of metricBuckets (exposed for plans and benchmarks). */
+  metricBucketsSql(query: MetricBucketsQuery): RawBuilder<Record<string, string | number | null>> {
+    const { dialect, dayHalf } = this.engine
     const now = iso(query.now)
-    const sums: Fragment[] = []
-    query.series.forEach((series, i) => {
-      const cond = compileExpr(series.expr, dialect)
-      const x = seriesValue(series, dialect)
-      const from = iso(series.from)
-      sums.push(
-        sql`SUM(CASE WHEN e.timestamp >= ${from} AND e.timestamp <= ${now} AND ${cond} THEN ${x} END) AS ${sql.ref(`c${i}`)}`,
-        sql`SUM(CASE WHEN e.timestamp >= ${iso(series.previousFrom)} AND e.timestamp < ${from} AND ${cond} THEN ${x} END) AS ${sql.ref(`p${i}`)}`,
-      )
+    // One sum per series; a series skips events older than its previous window.
+    const sums = query.series.map((series, i) => {
+      const filter = sql`FILTER (WHERE e.timestamp >= ${iso(series.since)} AND ${compileExpr(series.expr, dialect)})`
+      const aggregate =
+        series.sumProperty === null
+          ? sql`COUNT(*) ${filter}`
+          : sql`SUM(${dialect.number({ source: 'event', key: series.sumProperty })}) ${filter}`
+      return sql`${aggregate} AS ${sql.ref(`s${i}`)}`
     })
-    const earliest = iso(Math.min(...query.series.map((s) => s.previousFrom)))
-    const rows = await sql<Record<string, string | number | null>>`
-      SELECT ${day} AS day, ${sql.join(sums)}
+    const earliest = iso(Math.min(...query.series.map((s) => s.since)))
+    return sql<Record<string, string | number | null>>`
+      SELECT ${dayHalf(now)}, ${sql.join(sums)}
       FROM events e ${groupJoins(query.series.map((s) => s.expr))}
       WHERE e.project_id = ${query.projectId}
         AND ${sql.ref(`e.group_${query.groupTypeIndex}`)} = ${query.groupKey}
         AND e.timestamp >= ${earliest} AND e.timestamp <= ${now}
         ${eventNameFilter(query.series)}
-      GROUP BY 1`.execute(this.database.db)
-    return rows.rows.map((row) => ({
-      day: String(row.day),
-      current: query.series.map((_, i) => Number(row[`c${i}`] ?? 0)),
-      previous: query.series.map((_, i) => Number(row[`p${i}`] ?? 0)),
-    }))
+      GROUP BY 1, 2`
   }
 
   async listEvents(query: EventListQuery): Promise<StoredEvent[]> {
@@ -91,11 +110,6 @@ export class SqlEventsStore implements EventsStore {
       LIMIT ${query.limit}`.execute(this.database.db)
     return rows.rows.map((r) => ({ ...r, properties: JSON.parse(r.properties) }))
   }
-}
-
-/** 1 per matching event for a count, the property's number for a sum (NULL adds nothing). */
-function seriesValue(series: MetricSeries, dialect: SqlDialect): Fragment {
-  return series.sumProperty === null ? sql`1` : dialect.number({ source: 'event', key: series.sumProperty })
 }
 
 /** The current properties of the groups that group-property filters read, one join per type. */

@@ -5,31 +5,35 @@
  */
 import type { Expr } from '../query/filters.ts'
 
-/** One metric's series over the target's events, each window as epoch ms. */
+/** One metric's events over the target's history. */
 export interface MetricSeries {
   /** Matching events (test-account filters included). */
   expr: Expr
   /** Count matching events, or sum the number in this event property. */
   sumProperty: string | null
-  /** Current window: from ≤ ts ≤ now. */
-  from: number
-  /** Previous window: previousFrom ≤ ts < from. */
-  previousFrom: number
+  /** The oldest event time that counts (epoch ms): the start of the metric's previous window. */
+  since: number
 }
 
-export interface MetricDaysQuery {
+export interface MetricBucketsQuery {
   projectId: number
   groupTypeIndex: number
   groupKey: string
+  /** Epoch ms; events after it do not count. */
   now: number
   series: MetricSeries[]
 }
 
-/** Partial sums of one UTC day (`YYYY-MM-DD`), one entry per series in query order. */
-export interface MetricDay {
+/**
+ * Partial sums of one UTC day's events (`YYYY-MM-DD`) whose time of day is before `now`'s time of
+ * day (`late: false`) or not (`late: true`), one entry per series, each over its events in
+ * [since, now]. Every window boundary (now − k days) falls between the two halves of a day, so the
+ * caller can assign halves to windows exactly, and days to a sparkline, with one sum per series.
+ */
+export interface MetricBucket {
   day: string
-  current: number[]
-  previous: number[]
+  late: boolean
+  sums: number[]
 }
 
 /** A stored event as the events list shows it. */
@@ -55,8 +59,8 @@ export interface EventListQuery {
 }
 
 export interface EventsStore {
-  /** Per-day partial sums of every series, in one pass over the target's events where possible. */
-  metricDays(query: MetricDaysQuery): Promise<MetricDay[]>
+  /** Partial sums of every series by day half, in one pass over the target's events. */
+  metricBuckets(query: MetricBucketsQuery): Promise<MetricBucket[]>
   /** Matching events, newest first (ties by uuid, descending). */
   listEvents(query: EventListQuery): Promise<StoredEvent[]>
 }

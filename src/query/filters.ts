@@ -49,6 +49,9 @@ export type Expr =
   | { kind: 'const'; value: boolean }
   | { kind: 'cond'; cond: Condition }
 
+/** Longest regex a filter may hold (JavaScript's backtracking engine runs them on SQLite). */
+export const MAX_REGEX_LENGTH = 1000
+
 export const TRUE: Expr = { kind: 'const', value: true }
 export const FALSE: Expr = { kind: 'const', value: false }
 
@@ -263,6 +266,11 @@ function conditionFor(
     case 'regex':
     case 'not_regex':
       for (const pattern of texts) {
+        if (pattern.length > MAX_REGEX_LENGTH) {
+          throw new FilterError(
+            `${where}: a regular expression may have at most ${MAX_REGEX_LENGTH} characters.`,
+          )
+        }
         try {
           compileRegex(pattern)
         } catch (error) {
@@ -347,7 +355,8 @@ export function parseMetricFilters(filters: Record<string, unknown>, ctx: ParseC
     throw new FilterError('filter_test_accounts must be true or false.')
   }
   return {
-    expr: and([parseProperties(properties, 'properties', ctx), entries]),
+    // Entries first: their event-name test is the cheapest and rules most rows out early.
+    expr: and([entries, parseProperties(properties, 'properties', ctx)]),
     filterTestAccounts: filter_test_accounts === true,
   }
 }

@@ -43,8 +43,9 @@ export function metricSeries(
     expr = parsed.expr
     // PostHog skips a metric whose own filters match everything, test-account filters or not.
     if (expr.kind === 'const' && expr.value) return { skipped: 'filters match every event' }
+    // The metric's own conditions first: event names are the cheapest test and rule out most rows.
     if (parsed.filterTestAccounts)
-      expr = and([parseProperties(testAccountFilters, 'test_account_filters', ctx), expr])
+      expr = and([expr, parseProperties(testAccountFilters, 'test_account_filters', ctx)])
   } catch (error) {
     if (error instanceof FilterError) return { skipped: error.message }
     throw error
@@ -53,25 +54,34 @@ export function metricSeries(
     series: {
       expr,
       sumProperty: metric.math === 'sum' ? metric.math_property : null,
-      from: now - metric.interval * DAY_MS,
-      previousFrom: now - 2 * metric.interval * DAY_MS,
+      since: now - 2 * metric.interval * DAY_MS,
     },
   }
 }
 
+const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+
+/** Whether a day half lies at or after another (days as YYYY-MM-DD order as text). */
+const notBefore = (a: { day: string; late: boolean }, b: { day: string; late: boolean }) =>
+  a.day > b.day || (a.day === b.day && (a.late || !b.late))
+
 /** UTC calendar days from `from` to `to`, inclusive, as YYYY-MM-DD. */
 export function dayLabels(from: number, to: number): string[] {
   const labels: string[] = []
-  const last = new Date(to).toISOString().slice(0, 10)
-  for (let t = Date.parse(new Date(from).toISOString().slice(0, 10)); ; t += DAY_MS) {
+  const last = dayOf(to)
+  for (let t = Date.parse(dayOf(from)); ; t += DAY_MS) {
     const label = new Date(t).toISOString().slice(0, 10)
     labels.push(label)
     if (label >= last) return labels
   }
 }
 
+const SURROGATE = /[\ud800-\udfff]/
+
 /** Python's string order (by code point), which UTF-16 comparison gets wrong above U+FFFF. */
 export function compareCodePoints(a: string, b: string): number {
+  // Without surrogates, UTF-16 order is code point order.
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : a > b ? 1 : 0
   const x = Array.from(a, (c) => c.codePointAt(0) as number)
   const y = Array.from(b, (c) => c.codePointAt(0) as number)
   for (let i = 0; i < Math.min(x.length, y.length); i++) {
@@ -93,13 +103,26 @@ export async function usageMetrics(
     const result = metricSeries(metric, testAccountFilters, now)
     if ('series' in result) evaluated.push({ metric, series: result.series })
   }
-  const days = await store.metricDays({ ...target, now, series: evaluated.map((e) => e.series) })
-  const byDay = new Map(days.map((d) => [d.day, d]))
-  const results = evaluated.map(({ metric, series }, i): UsageMetric => {
-    const labels = dayLabels(series.from, now)
-    const timeseries = labels.map((label) => byDay.get(label)?.current[i] ?? 0)
+  const buckets = await store.metricBuckets({ ...target, now, series: evaluated.map((e) => e.series) })
+  // Every metric's labels end today: the last interval + 1 days of the longest list.
+  const longest = Math.max(0, ...evaluated.map((e) => e.metric.interval))
+  const allLabels = dayLabels(now - longest * DAY_MS, now)
+  const results = evaluated.map(({ metric }, i): UsageMetric => {
+    const from = now - metric.interval * DAY_MS
+    const labels = allLabels.slice(allLabels.length - metric.interval - 1)
+    // Window boundaries (now − I, now − 2I days) fall between the halves of their days.
+    const currentStart = { day: dayOf(from), late: true }
+    const previousStart = { day: dayOf(now - 2 * metric.interval * DAY_MS), late: true }
+    const daily = new Map<string, number>()
+    let previous = 0
+    for (const bucket of buckets) {
+      const sum = bucket.sums[i] ?? 0
+      if (sum === 0) continue
+      if (notBefore(bucket, currentStart)) daily.set(bucket.day, (daily.get(bucket.day) ?? 0) + sum)
+      else if (notBefore(bucket, previousStart)) previous += sum
+    }
+    const timeseries = labels.map((label) => daily.get(label) ?? 0)
     const value = timeseries.reduce((a, b) => a + b, 0)
-    const previous = days.reduce((sum, d) => sum + (d.previous[i] ?? 0), 0)
     const sparkline = metric.display === 'sparkline'
     return {
       change_from_previous_pct: previous > 0 ? ((value - previous) / previous) * 100 : null,

@@ -26,39 +26,26 @@ export const m006MetricValues: Migration = {
     if (engine !== 'postgres') return
     const numeric = NUMERIC_TEXT.source.replace(/'/g, "''")
     const datetime = DATETIME_TEXT.source.replace(/'/g, "''")
-    // The cast can still fail (beyond float8's range): only then is the exception block entered.
+    // Plain SQL (inlined into queries, parallel safe, no exception blocks): the patterns admit
+    // only text whose cast cannot fail, and the remaining range checks are arithmetic.
     await sql
       .raw(`
-      CREATE FUNCTION groupd_float8(t text) RETURNS float8 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-      BEGIN
-        RETURN t::float8;
-      EXCEPTION WHEN others THEN
-        RETURN NULL;
-      END $$;
       CREATE FUNCTION groupd_num(t text) RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-        SELECT CASE WHEN t ~ '${numeric}' THEN groupd_float8(t) END
+        SELECT CASE WHEN t ~ '${numeric}' THEN
+          CASE WHEN t::numeric = 0 THEN 0::float8
+               WHEN abs(t::numeric) BETWEEN 2.2250738585072014e-308 AND 1.7976931348623157e308 THEN t::numeric::float8
+          END
+        END
       $$;
-      CREATE FUNCTION groupd_ts(t text) RETURNS timestamptz LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-      DECLARE
-        m text[];
-        y int; mo int; d int; h int; mi int; s int; frac numeric; off_minutes int := 0;
-      BEGIN
-        m := regexp_match(t, '${datetime}');
-        IF m IS NULL THEN RETURN NULL; END IF;
-        y := m[1]::int; mo := m[2]::int; d := m[3]::int;
-        h := coalesce(m[4], '0')::int; mi := coalesce(m[5], '0')::int; s := coalesce(m[6], '0')::int;
-        IF y < 1 OR mo < 1 OR mo > 12 OR d < 1 OR h > 23 OR mi > 59 OR s > 59 THEN RETURN NULL; END IF;
-        IF d > extract(day FROM make_date(y, mo, 1) + interval '1 month - 1 day') THEN RETURN NULL; END IF;
-        frac := floor(coalesce(('0' || m[7])::numeric, 0) * 1000) / 1000;
-        IF m[8] IS NOT NULL AND m[8] <> 'Z' THEN
-          IF substr(replace(m[8], ':', ''), 2, 2)::int > 23 OR coalesce(nullif(substr(replace(m[8], ':', ''), 4, 2), ''), '0')::int > 59 THEN
-            RETURN NULL;
-          END IF;
-          off_minutes := (CASE WHEN left(m[8], 1) = '-' THEN -1 ELSE 1 END) *
-            (substr(replace(m[8], ':', ''), 2, 2)::int * 60 + coalesce(nullif(substr(replace(m[8], ':', ''), 4, 2), ''), '0')::int);
-        END IF;
-        RETURN make_timestamptz(y, mo, d, h, mi, s + frac, 'UTC') - make_interval(mins => off_minutes);
-      END $$;
+      CREATE FUNCTION groupd_ts(t text) RETURNS timestamptz LANGUAGE sql STABLE PARALLEL SAFE AS $$
+        SELECT CASE WHEN t ~ '${datetime}' AND substr(t, 1, 4) <> '0000'
+            AND substr(t, 9, 2)::int <= extract(day FROM (substr(t, 1, 7) || '-01')::date + interval '1 month - 1 day')
+          THEN date_trunc('milliseconds', CASE
+            WHEN length(t) > 10 AND t ~ '(Z|[+-][0-9]{2}(:?[0-9]{2})?)$' THEN t::timestamptz
+            ELSE t::timestamp AT TIME ZONE 'UTC'
+          END)
+        END
+      $$;
     `)
       .execute(db)
   },
