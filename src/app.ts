@@ -6,9 +6,11 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { captureRoutes } from './capture/routes.ts'
 import type { RateLimitConfig } from './config.ts'
 import type { Database } from './db/database.ts'
+import { eventListRoutes } from './events/routes.ts'
 import { groupTypeRoutes } from './group-types/routes.ts'
 import { metricRoutes } from './group-usage-metrics/routes.ts'
 import { groupRoutes } from './groups/routes.ts'
+import { groupWriteRoutes } from './groups/write-routes.ts'
 import { registerAuth } from './http/auth.ts'
 import { registerContentTypes } from './http/content-types.ts'
 import { clientErrorHandler, frameworkErrors, registerErrorHandler } from './http/error-handler.ts'
@@ -17,11 +19,14 @@ import { validateBody } from './http/validation.ts'
 import { ingestionWarningRoutes } from './ingestion-warnings/routes.ts'
 import { registerDocs } from './ops/docs.ts'
 import { opsRoutes } from './ops/routes.ts'
+import { personalApiKeyRoutes } from './personal-api-keys/routes.ts'
 import { projectRoutes } from './projects/routes.ts'
 import { queryRoutes } from './query/routes.ts'
 import { RateLimiter } from './rate-limit/limiter.ts'
 import { counterStore } from './rate-limit/store.ts'
 import { sdkConfigRoutes } from './sdk-config/routes.ts'
+import { userRoutes } from './users/routes.ts'
+import { DEFAULT_WEB_ROOT, webAppRoutes } from './web-app/routes.ts'
 
 export interface AppDeps {
   database: Database
@@ -29,6 +34,8 @@ export interface AppDeps {
   logLevel?: string
   /** Personal-API-key throttling; off unless given. */
   rateLimit?: RateLimitConfig
+  /** The built web app (index.html and assets/); defaults to dist/web. */
+  webRoot?: string
 }
 
 /** Largest accepted API request body. */
@@ -39,6 +46,7 @@ export async function buildApp({
   trustProxy = false,
   logLevel,
   rateLimit,
+  webRoot = DEFAULT_WEB_ROOT,
 }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logLevel ? { level: logLevel } : false,
@@ -82,10 +90,15 @@ export async function buildApp({
   await app.register(groupTypeRoutes, { database })
   await app.register(metricRoutes, { database })
   await app.register(groupRoutes, { database })
+  await app.register(groupWriteRoutes, { database })
+  await app.register(eventListRoutes, { database })
   await app.register(ingestionWarningRoutes, { database })
   await app.register(queryRoutes, { database })
   await app.register(captureRoutes, { database })
   await app.register(sdkConfigRoutes, { database })
+  await app.register(userRoutes, { database })
+  await app.register(personalApiKeyRoutes, { database })
+  await app.register(webAppRoutes, { root: webRoot })
 
   addMethodNotAllowedRoutes()
   return app

@@ -14,6 +14,8 @@ import { sql } from 'kysely'
 import type { Database } from '../src/db/database.ts'
 import type { Project } from '../src/db/schema.ts'
 import { register } from '../src/group-types/service.ts'
+import { deactivateUser } from '../src/sessions/accounts.ts'
+import { createSession, deleteSession } from '../src/sessions/store.ts'
 import { listPersonalApiKeys, revokePersonalApiKey } from '../src/tenancy/keys.ts'
 import { createOrganization } from '../src/tenancy/organizations.ts'
 import { createProject } from '../src/tenancy/projects.ts'
@@ -76,6 +78,10 @@ interface RouteSpec {
   params?: Partial<Target>
   /** Granted writes only: makes a fresh resource for the request to consume. */
   prepare?: (f: Fixture) => Promise<Partial<Target>>
+  /** Browser sessions only: every personal API key is refused with 403. */
+  sessionOnly?: boolean
+  /** Addresses the caller's own resource: a user of another organization gets 404. */
+  own?: boolean
   /** Checks a granted response's body (not for HEAD). */
   verify?: (body: any, f: Fixture, kind: KindSpec) => void
 }
@@ -220,7 +226,7 @@ const ROUTES: RouteSpec[] = [
     query: '?group_type_index=0&group_key=acme',
     scope: ['group'],
     ok: 200,
-    verify: (body) => assert.deepEqual(body.group_properties, { name: 'Acme' }),
+    verify: (body) => assert.equal(body.group_properties.name, 'Acme'),
   },
   {
     method: 'GET',
@@ -228,6 +234,77 @@ const ROUTES: RouteSpec[] = [
     scope: ['project'],
     ok: 200,
     verify: (body) => assert.ok(body.results.length > 0, JSON.stringify(body)),
+  },
+  {
+    method: 'POST',
+    template: `${P}/groups/`,
+    scope: ['group'],
+    ok: 201,
+    body: () => ({ group_type_index: 0, group_key: unique('group'), group_properties: {} }),
+  },
+  {
+    method: 'POST',
+    template: `${P}/groups/update_property/`,
+    query: '?group_type_index=0&group_key=acme',
+    scope: ['group'],
+    ok: 200,
+    body: () => ({ key: unique('prop'), value: 1 }),
+  },
+  {
+    method: 'POST',
+    template: `${P}/groups/delete_property/`,
+    query: '?group_type_index=0&group_key=acme',
+    scope: ['group'],
+    ok: 200,
+    body: () => ({ $unset: 'plan' }),
+  },
+  {
+    method: 'GET',
+    template: `${P}/events/`,
+    scope: ['query', 'group'],
+    ok: 200,
+    verify: (body) => assert.ok(body.results.length > 0, JSON.stringify(body)),
+  },
+  {
+    method: 'GET',
+    template: '/api/users/@me/',
+    scope: null,
+    ok: 200,
+    verify: (body, f, kind) => {
+      if (kind.access === 'notMember') assert.notEqual(body.email, f.victim.user.email)
+      else assert.match(body.email, /@example\.com$/)
+    },
+  },
+  {
+    method: 'GET',
+    template: '/api/personal_api_keys/',
+    scope: null,
+    sessionOnly: true,
+    ok: 200,
+    verify: (body, f, kind) => {
+      const victims = body.some((k: { user_id: number }) => k.user_id === f.victim.user.id)
+      assert.equal(victims, kind.access === 'member', JSON.stringify(body))
+    },
+  },
+  {
+    method: 'POST',
+    template: '/api/personal_api_keys/',
+    scope: null,
+    sessionOnly: true,
+    ok: 201,
+    body: () => ({ label: 'matrix', scopes: ['group:read'] }),
+  },
+  {
+    method: 'DELETE',
+    template: '/api/personal_api_keys/:id/',
+    scope: null,
+    sessionOnly: true,
+    own: true,
+    ok: 204,
+    prepare: async (f) => {
+      await mintKey(f.server.database, f.victim.user.id, ['group:read'])
+      return { id: (await listPersonalApiKeys(f.server.database.db, f.victim.user.id)).at(-1)?.id as string }
+    },
   },
   {
     method: 'PATCH',
@@ -267,7 +344,7 @@ const ROUTES: RouteSpec[] = [
 
 // HEAD is served for every GET route and must be guarded exactly like it.
 for (const route of [...ROUTES]) {
-  if (route.method === 'GET' && route.scope !== null)
+  if (route.method === 'GET' && (route.scope !== null || route.ok === 200))
     ROUTES.push({ ...route, method: 'HEAD', verify: undefined })
 }
 
@@ -276,9 +353,16 @@ interface KindSpec {
   name: string
   /** The credential, or nothing. */
   key: (f: Fixture) => string | null
-  /** Where it is sent (default the Authorization header); a body key only fits a JSON-object body. */
-  via?: 'header' | 'query' | 'body'
-  /** none: no credential; invalid: not an active personal key; else a valid key with these scopes. */
+  /**
+   * Where it is sent (default the Authorization header); a body key only fits a JSON-object body;
+   * a session id goes in the `sessionid` cookie, with the CSRF cookie (and header unless `csrf` is false).
+   */
+  via?: 'header' | 'query' | 'body' | 'cookie'
+  csrf?: boolean
+  /**
+   * none: no credential; invalid: not an active personal key (or a dead session); else a valid key
+   * with these scopes, or a live session (which has no scopes).
+   */
   auth: 'none' | 'invalid' | 'valid'
   scopes?: readonly string[]
   /** The key's reach over the victim's project. */
@@ -395,6 +479,30 @@ const KINDS: KindSpec[] = [
     scopes: ['*'],
     access: 'notMember',
   },
+  // Browser sessions: no scope checks, CSRF on writes, and a key in the request overrides the cookie.
+  { name: 'session', key: (f) => f.keys.session ?? null, via: 'cookie', auth: 'valid', access: 'member' },
+  {
+    name: 'session without CSRF header',
+    key: (f) => f.keys.session ?? null,
+    via: 'cookie',
+    csrf: false,
+    auth: 'valid',
+    access: 'member',
+  },
+  {
+    name: "another organization's user, session",
+    key: (f) => f.keys.otherSession ?? null,
+    via: 'cookie',
+    auth: 'valid',
+    access: 'notMember',
+  },
+  { name: 'ended session', key: (f) => f.keys.endedSession ?? null, via: 'cookie', auth: 'invalid' },
+  {
+    name: 'inactive user session',
+    key: (f) => f.keys.inactiveSession ?? null,
+    via: 'cookie',
+    auth: 'invalid',
+  },
 ]
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -404,7 +512,12 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 const carriesKey = (route: RouteSpec, kind: KindSpec, f: Fixture) =>
   kind.via !== 'body' || isObject(route.body?.(f))
 
-const SOURCES = { header: 'Authorization header', query: 'query string', body: 'body' } as const
+const SOURCES = {
+  header: 'Authorization header',
+  query: 'query string',
+  body: 'body',
+  cookie: 'cookie',
+} as const
 
 /**
  * Someone else's resource addressed through a project the key may use (another organization's
@@ -432,10 +545,13 @@ const CROSS_WAYS: { name: string; kind: KindSpec; target: (f: Fixture) => Partia
   },
 ]
 const CROSS_CELLS: CrossCell[] = ROUTES.filter(
-  (r) => r.scope !== null && (r.template.includes(':id') || r.template.endsWith('/groups/find/')),
+  (r) =>
+    r.scope !== null &&
+    !r.sessionOnly &&
+    (r.template.includes(':id') || r.template.endsWith('/groups/find/')),
 ).flatMap((route) => [
   ...CROSS_WAYS.map((way) => ({ name: way.name, route, kind: way.kind, target: way.target })),
-  ...(route.template.includes(':id')
+  ...(route.template.includes(':id') && route.template.startsWith(P)
     ? [1, 4].map((index) => ({
         name: `under group type index ${index}`,
         route,
@@ -483,6 +599,18 @@ function expectedFor(route: RouteSpec, kind: KindSpec, f: Fixture): Expected {
       ),
     }
   }
+  const session = kind.via === 'cookie'
+  if (kind.auth === 'invalid' && session) {
+    return {
+      granted: false,
+      status: 401,
+      body: envelope(
+        'authentication_error',
+        'not_authenticated',
+        'Authentication credentials were not provided.',
+      ),
+    }
+  }
   if (kind.auth === 'invalid') {
     return {
       granted: false,
@@ -492,6 +620,18 @@ function expectedFor(route: RouteSpec, kind: KindSpec, f: Fixture): Expected {
         'authentication_failed',
         `Personal API key found in request ${SOURCES[kind.via ?? 'header']} is invalid.`,
       ),
+    }
+  }
+  // CSRF follows the HTTP method (a POST query/ reads data but is still a cookie-carrying POST).
+  const unsafe = route.method !== 'GET' && route.method !== 'HEAD'
+  if (session && unsafe && kind.csrf === false) {
+    return { granted: false, status: 403, body: permissionDeniedBody('CSRF Failed: CSRF token missing.') }
+  }
+  if (!session && route.sessionOnly) {
+    return {
+      granted: false,
+      status: 403,
+      body: permissionDeniedBody('This action does not support Personal API Key access.'),
     }
   }
   const hasProject = route.template.includes(':project_id')
@@ -514,7 +654,7 @@ function expectedFor(route: RouteSpec, kind: KindSpec, f: Fixture): Expected {
   }
   const action = route.action ?? (route.method === 'GET' || route.method === 'HEAD' ? 'read' : 'write')
   const scopes = kind.scopes ?? []
-  if (route.scope && !route.scope.some((object) => allows(scopes, object, action))) {
+  if (!session && route.scope && !route.scope.some((object) => allows(scopes, object, action))) {
     const names = route.scope.map((object) => `'${object}:${action}'`).join(' or ')
     return {
       granted: false,
@@ -529,6 +669,7 @@ function expectedFor(route: RouteSpec, kind: KindSpec, f: Fixture): Expected {
       body: permissionDeniedBody("You don't have access to the project."),
     }
   }
+  if (route.own && kind.access === 'notMember') return { granted: false, status: 404, body: notFoundBody() }
   return { granted: true, status: route.ok }
 }
 
@@ -567,7 +708,16 @@ async function send(
   if (key && via === 'query')
     path += `${path.includes('?') ? '&' : '?'}personal_api_key=${encodeURIComponent(key)}`
   if (key && via === 'body' && isObject(body)) body = { ...body, personal_api_key: key }
-  const res = await request(f.server.url, route.method, path, { key: via === 'header' ? key : null, body })
+  const headers: Record<string, string> = {}
+  if (key && via === 'cookie') {
+    headers.cookie = `sessionid=${key}; csrftoken=${f.keys.csrf}`
+    if (kind.csrf !== false) headers['x-csrftoken'] = f.keys.csrf as string
+  }
+  const res = await request(f.server.url, route.method, path, {
+    key: via === 'header' ? key : null,
+    body,
+    headers,
+  })
   return { path, res }
 }
 
@@ -793,6 +943,16 @@ describe('auth matrix: every private route × every credential kind, and capture
     f.keys.revoked = await mintKey(database, uid, ['*'])
     const revokedId = (await listPersonalApiKeys(db, uid)).at(-1)?.id
     assert.ok(revokedId && (await revokePersonalApiKey(db, revokedId)))
+    // Sessions: the victim owner's, another organization's owner's, one ended, one of a user deactivated.
+    f.keys.csrf = 'matrix-csrf-token'
+    f.keys.session = await createSession(db, uid)
+    f.keys.otherSession = await createSession(db, f.other.user.id)
+    f.keys.endedSession = await createSession(db, uid)
+    await deleteSession(db, f.keys.endedSession)
+    const inactiveWithSession = await createUser(db, `${unique('inactive')}@example.com`)
+    await addMembership(db, f.victim.org.id, inactiveWithSession.id, 'owner')
+    f.keys.inactiveSession = await createSession(db, inactiveWithSession.id)
+    await deactivateUser(database, inactiveWithSession.id)
     // An organization with a project and no members: nobody's keys reach it.
     const orphan = await createOrganization(db, unique('orphan'))
     await createProject(db, orphan.id, unique('orphan-project'))
@@ -812,7 +972,7 @@ describe('auth matrix: every private route × every credential kind, and capture
       api_key: f.victim.project.api_token,
       event: '$groupidentify',
       distinct_id: 'seed',
-      properties: { $group_type: 'company', $group_key: 'acme', $group_set: { name: 'Acme' } },
+      properties: { $group_type: 'company', $group_key: 'acme', $group_set: { name: 'Acme', plan: 'pro' } },
     })
     assert.deepEqual([identify.status, identify.body], [200, { status: 1 }])
     const warned = await postJson(`${f.server.url}/batch/`, {

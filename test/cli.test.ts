@@ -486,7 +486,11 @@ describe('groupd bootstrap and migrate on a fresh database', () => {
       'project_id',
       'project_api_token',
       'personal_api_key',
+      'admin_email',
+      'admin_password',
     ])
+    assert.equal(first.admin_email, 'admin@localhost')
+    assert.match(first.admin_password, /^[\w-]{20}$/)
     assert.match(first.organization_id, /^[0-9a-f-]{36}$/)
     assert.equal(typeof first.project_id, 'number')
     assert.match(first.project_api_token, /^phc_[0-9A-Za-z]{43,}$/)
@@ -495,8 +499,8 @@ describe('groupd bootstrap and migrate on a fresh database', () => {
     const second = json(await groupd(testDb.env, 'bootstrap', '--json'))
     assert.deepEqual(
       { ...second, personal_api_key: null },
-      { ...first, personal_api_key: null },
-      'the second bootstrap reuses the tenant',
+      { ...first, personal_api_key: null, admin_password: null },
+      'the second bootstrap reuses the tenant and keeps the password',
     )
     assert.notEqual(second.personal_api_key, first.personal_api_key)
 

@@ -448,6 +448,48 @@ const columnsBody = fc.oneof(
 )
 
 /** Bodies for routes that take none: still sent, to be ignored or refused. */
+const groupBody = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fieldsObject({
+      group_type_index: intJson([0, 1, 4, 5]),
+      group_key: stringJson,
+      group_properties: fc.oneof(deepJson, valueJson),
+    }),
+  },
+  { weight: 1, arbitrary: valueJson },
+)
+
+const propertyBody = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fieldsObject({ key: stringJson, value: fc.oneof(deepJson, valueJson), $unset: stringJson }),
+  },
+  { weight: 1, arbitrary: valueJson },
+)
+
+const queryBody = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fieldsObject({
+      query: fieldsObject({
+        kind: choiceJson(['UsageMetricsQuery']),
+        group_type_index: intJson([0, 1, 4, 5]),
+        group_key: stringJson,
+      }),
+    }),
+  },
+  { weight: 1, arbitrary: valueJson },
+)
+
+const projectBody = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fieldsObject({ name: stringJson, test_account_filters: fc.oneof(deepJson, valueJson) }),
+  },
+  { weight: 1, arbitrary: valueJson },
+)
+
 const ignoredBody = fc.oneof(anyJson, fc.constant(''))
 
 // ---------------------------------------------------------------------------------------------
@@ -773,7 +815,7 @@ const VALID_SEGMENTS = (project: number): Segments => ({
 // Private routes
 // ---------------------------------------------------------------------------------------------
 
-type BodyKind = 'metric' | 'metadata' | 'columns' | 'none'
+type BodyKind = 'metric' | 'metadata' | 'columns' | 'group' | 'property' | 'query' | 'project' | 'none'
 
 interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
@@ -800,12 +842,22 @@ const ROUTES: Route[] = [
   { method: 'GET', template: `${P}/groups/`, body: 'none' },
   { method: 'GET', template: `${P}/groups/find/`, body: 'none' },
   { method: 'GET', template: `${P}/ingestion_warnings/`, body: 'none' },
+  { method: 'POST', template: `${P}/groups/`, body: 'group' },
+  { method: 'POST', template: `${P}/groups/update_property/`, body: 'property' },
+  { method: 'POST', template: `${P}/groups/delete_property/`, body: 'property' },
+  { method: 'GET', template: `${P}/events/`, body: 'none' },
+  { method: 'PATCH', template: `${P}/`, body: 'project' },
+  { method: 'POST', template: `${P}/query/`, body: 'query' },
 ]
 
 const BODIES: Record<BodyKind, fc.Arbitrary<string>> = {
   metric: metricBody,
   metadata: metadataBody,
   columns: columnsBody,
+  group: groupBody,
+  property: propertyBody,
+  query: queryBody,
+  project: projectBody,
   none: ignoredBody,
 }
 

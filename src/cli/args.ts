@@ -11,7 +11,7 @@ export interface Parsed {
 
 /**
  * Parses `--flag value` options (all strings) plus --json; unknown flags are usage errors.
- * A flag written `name...` may repeat.
+ * A flag written `name...` may repeat; one written `name?` is a boolean switch ('true' when given).
  */
 export function parse(argv: string[], flags: string[], allowPositionals = false): Parsed {
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {
@@ -19,7 +19,8 @@ export function parse(argv: string[], flags: string[], allowPositionals = false)
   }
   for (const flag of flags) {
     const multiple = flag.endsWith('...')
-    options[multiple ? flag.slice(0, -3) : flag] = { type: 'string', multiple }
+    if (flag.endsWith('?')) options[flag.slice(0, -1)] = { type: 'boolean' }
+    else options[multiple ? flag.slice(0, -3) : flag] = { type: 'string', multiple }
   }
   try {
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals, strict: true })
@@ -28,6 +29,7 @@ export function parse(argv: string[], flags: string[], allowPositionals = false)
     for (const [name, value] of Object.entries(values)) {
       if (Array.isArray(value)) repeated[name] = value.map(String)
       else if (typeof value === 'string') single[name] = value
+      else if (value === true && name !== 'json') single[name] = 'true'
     }
     return { values: single, repeated, positionals }
   } catch (error) {

@@ -12,6 +12,7 @@ const COMMANDS: Record<string, tenancy.Command> = {
   'orgs create': tenancy.orgsCreate,
   'users create': tenancy.usersCreate,
   'users deactivate': tenancy.usersDeactivate,
+  'users set-password': tenancy.usersSetPassword,
   'projects create': tenancy.projectsCreate,
   'keys create': tenancy.keysCreate,
   'keys list': tenancy.keysList,
@@ -26,9 +27,11 @@ const USAGE = `usage: groupd <command> [--json]
   serve                                   start the HTTP server (HOST, PORT, DATABASE_URL, GROUPD_DATA_DIR)
   migrate                                 apply pending database migrations
   bootstrap                               first-run setup; mints a new key for admin@localhost
+                                          (and a sign-in password, the first time)
   orgs create --name <name>
-  users create --email <email> --org <org id> [--level member|admin|owner]
-  users deactivate --email <email>
+  users create --email <email> --org <org id> [--level member|admin|owner] [--password-stdin]
+  users set-password --email <email>      reads the password (8+ characters) from stdin
+  users deactivate --email <email>        also ends their sessions
   projects create --org <org id> --name <name>
   keys create --email <email> --scopes group:read,group:write [--projects 1,2] [--orgs <org id>] [--label <text>]
   keys list --email <email>

@@ -2,6 +2,8 @@
 import type { Database } from '../db/database.ts'
 import { isUuid } from '../db/ids.ts'
 import type { MembershipLevel } from '../db/schema.ts'
+import { deactivateUser, setPassword } from '../sessions/accounts.ts'
+import { generatePassword, passwordProblem } from '../sessions/passwords.ts'
 import { createPersonalApiKey, listPersonalApiKeys, revokePersonalApiKey } from '../tenancy/keys.ts'
 import { countOrganizations, createOrganization, getOrganization } from '../tenancy/organizations.ts'
 import { createProject, currentProjectId, getProject } from '../tenancy/projects.ts'
@@ -12,7 +14,6 @@ import {
   findUserByEmail,
   MEMBERSHIP_LEVELS,
   organizationIdsOf,
-  setUserActive,
 } from '../tenancy/users.ts'
 import { list, parse, positiveInt, required } from './args.ts'
 import { type Output, UsageError } from './output.ts'
@@ -47,6 +48,20 @@ function checkEmail(email: string): string {
   return email.toLowerCase()
 }
 
+/** A password piped on stdin (one trailing newline dropped), checked like PostHog's minimum. */
+async function passwordFromStdin(): Promise<string> {
+  if (process.stdin.isTTY)
+    throw new UsageError('pipe the password on stdin, e.g. `read -rs P; echo "$P" | groupd …`')
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  const password = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '')
+  const problem = passwordProblem(password)
+  if (problem) throw new UsageError(problem)
+  return password
+}
+
 export const bootstrap: Command = async (argv, database, out) => {
   parse(argv, [])
   const result = await database.transaction(async (tx) => {
@@ -72,13 +87,18 @@ export const bootstrap: Command = async (argv, database, out) => {
       label: 'bootstrap',
       scopes: ['*'],
     })
-    return { created, project, plaintext }
+    return { created, project, plaintext, userId: user.id, hasPassword: user.password_hash !== null }
   })
+  // A password is set once; a later bootstrap leaves one the admin may have changed alone.
+  const password = result.hasPassword ? null : generatePassword()
+  if (password) await setPassword(database, result.userId, password)
   const value = {
     organization_id: result.project.organization_id,
     project_id: result.project.id,
     project_api_token: result.project.api_token,
     personal_api_key: result.plaintext,
+    admin_email: BOOTSTRAP_EMAIL,
+    admin_password: password,
   }
   out.result(
     value,
@@ -90,7 +110,11 @@ export const bootstrap: Command = async (argv, database, out) => {
       `Project id:         ${value.project_id}`,
       `Project API token:  ${value.project_api_token}`,
       `Personal API key:   ${value.personal_api_key}   (shown once; store it now)`,
+      password
+        ? `Sign-in password:   ${password}   for ${BOOTSTRAP_EMAIL} (shown once; store it now)`
+        : `Sign-in password:   unchanged (set a new one with \`groupd users set-password --email ${BOOTSTRAP_EMAIL}\`)`,
       '',
+      'Open http://127.0.0.1:8000/ and sign in, or',
       `Try: curl -H "Authorization: Bearer ${value.personal_api_key}" http://127.0.0.1:8000/api/projects/`,
     ].join('\n'),
   )
@@ -104,7 +128,8 @@ export const orgsCreate: Command = async (argv, database, out) => {
 }
 
 export const usersCreate: Command = async (argv, database, out) => {
-  const { values } = parse(argv, ['email', 'org', 'level'])
+  const { values } = parse(argv, ['email', 'org', 'level', 'password-stdin?'])
+  const password = values['password-stdin'] ? await passwordFromStdin() : null
   const email = checkEmail(required(values.email, '--email'))
   const orgId = required(values.org, '--org')
   const level = (values.level ?? 'member') as MembershipLevel
@@ -120,6 +145,7 @@ export const usersCreate: Command = async (argv, database, out) => {
     await addMembership(tx, orgId, user.id, level)
     return user
   })
+  if (password) await setPassword(database, user.id, password)
   out.result(
     { id: user.id, email: user.email },
     `User ${user.email} (id ${user.id}) is now ${level} of organization ${orgId}`,
@@ -129,11 +155,18 @@ export const usersCreate: Command = async (argv, database, out) => {
 export const usersDeactivate: Command = async (argv, database, out) => {
   const { values } = parse(argv, ['email'])
   const user = await requireUser(database, checkEmail(required(values.email, '--email')))
-  await setUserActive(database.db, user.id, false)
+  await deactivateUser(database, user.id)
   out.result(
     { id: user.id, email: user.email, is_active: false },
-    `Deactivated ${user.email}; their keys no longer work`,
+    `Deactivated ${user.email}; their keys and sessions no longer work`,
   )
+}
+
+export const usersSetPassword: Command = async (argv, database, out) => {
+  const { values } = parse(argv, ['email'])
+  const user = await requireUser(database, checkEmail(required(values.email, '--email')))
+  await setPassword(database, user.id, await passwordFromStdin())
+  out.result({ id: user.id, email: user.email }, `Password set for ${user.email}; their sessions were ended`)
 }
 
 export const projectsCreate: Command = async (argv, database, out) => {

@@ -16,6 +16,10 @@ export interface UsersTable {
   is_active: number
   current_project_id: number | null
   created_at: string
+  /** scrypt$N$r$p$salt$hash (base64), or null when the user cannot sign in with a password */
+  password_hash: string | null
+  /** Set for every user (migration 008 filled in older rows) */
+  uuid: string
 }
 
 export type MembershipLevel = 'member' | 'admin' | 'owner'
@@ -126,6 +130,20 @@ export interface RateLimitsTable {
   hour_count: number
 }
 
+export interface SessionsTable {
+  /** SHA-256 of the session id in the cookie */
+  id_hash: string
+  user_id: number
+  created_at: string
+  expires_at: string
+}
+
+export interface LoginFailuresTable {
+  id: Generated<number>
+  email: string
+  failed_at: string
+}
+
 export interface SchemaMigrationsTable {
   name: string
   applied_at: string
@@ -143,6 +161,8 @@ export interface DB {
   groups: GroupsTable
   ingestion_warnings: IngestionWarningsTable
   rate_limits: RateLimitsTable
+  sessions: SessionsTable
+  login_failures: LoginFailuresTable
   groupd_migrations: SchemaMigrationsTable
 }
 

@@ -9,8 +9,15 @@ import type { Database } from '../db/database.ts'
 import { compileExpr, type Fragment, type SqlDialect } from '../query/compile.ts'
 import { postgresDialect } from '../query/dialect-postgres.ts'
 import { sqliteDialect } from '../query/dialect-sqlite.ts'
-import { eventNames, groupIndexes } from '../query/filters.ts'
-import type { EventsStore, MetricBucket, MetricBucketsQuery, MetricSeries } from './store.ts'
+import { type Expr, eventNames, groupIndexes } from '../query/filters.ts'
+import type {
+  EventListQuery,
+  EventsStore,
+  MetricBucket,
+  MetricBucketsQuery,
+  MetricSeries,
+  StoredEvent,
+} from './store.ts'
 
 /** What the SQL store needs per engine beyond the filter language. */
 interface EngineSql {
@@ -74,18 +81,40 @@ export class SqlEventsStore implements EventsStore {
     const earliest = iso(Math.min(...query.series.map((s) => s.since)))
     return sql<Record<string, string | number | null>>`
       SELECT ${dayHalf(now)}, ${sql.join(sums)}
-      FROM events e ${groupJoins(query.series)}
+      FROM events e ${groupJoins(query.series.map((s) => s.expr))}
       WHERE e.project_id = ${query.projectId}
         AND ${sql.ref(`e.group_${query.groupTypeIndex}`)} = ${query.groupKey}
         AND e.timestamp >= ${earliest} AND e.timestamp <= ${now}
         ${eventNameFilter(query.series)}
       GROUP BY 1, 2`
   }
+
+  async listEvents(query: EventListQuery): Promise<StoredEvent[]> {
+    const where: Fragment[] = [
+      sql`e.project_id = ${query.projectId}`,
+      compileExpr(query.expr, this.engine.dialect),
+    ]
+    if (query.event !== undefined) where.push(sql`e.event = ${query.event}`)
+    if (query.before) where.push(sql`e.timestamp < ${query.before}`)
+    if (query.after) where.push(sql`e.timestamp > ${query.after}`)
+    if (query.cursor) {
+      const { timestamp, uuid } = query.cursor
+      where.push(sql`(e.timestamp < ${timestamp} OR (e.timestamp = ${timestamp} AND e.uuid < ${uuid}))`)
+    }
+    const rows = await sql<Omit<StoredEvent, 'properties'> & { properties: string }>`
+      /* groupd:events-list */
+      SELECT e.uuid, e.event, e.distinct_id, e.properties, e.timestamp
+      FROM events e ${groupJoins([query.expr])}
+      WHERE ${sql.join(where, sql` AND `)}
+      ORDER BY e.timestamp DESC, e.uuid DESC
+      LIMIT ${query.limit}`.execute(this.database.db)
+    return rows.rows.map((r) => ({ ...r, properties: JSON.parse(r.properties) }))
+  }
 }
 
 /** The current properties of the groups that group-property filters read, one join per type. */
-function groupJoins(series: MetricSeries[]): RawBuilder<unknown> {
-  const indexes = new Set(series.flatMap((s) => [...groupIndexes(s.expr)]))
+function groupJoins(exprs: Expr[]): RawBuilder<unknown> {
+  const indexes = new Set(exprs.flatMap((expr) => [...groupIndexes(expr)]))
   return sql.join(
     [...indexes].sort().map((n) => {
       const g = `g${n}`

@@ -36,7 +36,31 @@ export interface MetricBucket {
   sums: number[]
 }
 
+/** A stored event as the events list shows it. */
+export interface StoredEvent {
+  uuid: string
+  event: string
+  distinct_id: string
+  properties: Record<string, unknown>
+  timestamp: string
+}
+
+export interface EventListQuery {
+  projectId: number
+  /** Matching events (the events list's `properties` filters). */
+  expr: Expr
+  event?: string
+  /** Strictly before / after these instants (ISO). */
+  before?: string
+  after?: string
+  /** Keyset: strictly after this (timestamp, uuid) in newest-first order. */
+  cursor?: { timestamp: string; uuid: string }
+  limit: number
+}
+
 export interface EventsStore {
   /** Partial sums of every series by day half, in one pass over the target's events. */
   metricBuckets(query: MetricBucketsQuery): Promise<MetricBucket[]>
+  /** Matching events, newest first (ties by uuid, descending). */
+  listEvents(query: EventListQuery): Promise<StoredEvent[]>
 }

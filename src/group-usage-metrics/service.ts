@@ -7,7 +7,7 @@ import { forUpdate } from '../db/dialect.ts'
 import { isUniqueViolation } from '../db/errors.ts'
 import { uuidv7 } from '../db/ids.ts'
 import { ApiError, notFound, validationError } from '../http/errors.ts'
-import { isPlainObject } from '../http/validation.ts'
+import { isPlainObject, nestingDepth } from '../http/validation.ts'
 import { pyRepr } from '../http/wire.ts'
 import { type CheckTarget, validateMetricFilters } from '../query/validate.ts'
 import type { MetricInput } from './schema.ts'
@@ -26,26 +26,13 @@ export const MAX_METRICS_PER_GROUP_TYPE = 200
 export const MAX_FILTERS_BYTES = 64 * 1024
 export const MAX_FILTERS_DEPTH = 32
 
-function depthOf(value: unknown): number {
-  let max = 0
-  const stack: [unknown, number][] = [[value, 1]]
-  while (stack.length) {
-    const [node, depth] = stack.pop() as [unknown, number]
-    if (typeof node !== 'object' || node === null) continue
-    max = Math.max(max, depth)
-    if (max > MAX_FILTERS_DEPTH) return max
-    for (const child of Object.values(node)) stack.push([child, depth + 1])
-  }
-  return max
-}
-
 /**
  * The filters as they will be stored (NUL and unpaired surrogates become U+FFFD, so the response
  * matches later reads), within the depth and size bounds.
  */
 function storedFilters(filters: Record<string, unknown>): Record<string, unknown> {
   // Depth first: JSON.stringify recurses, and a few thousand levels would overflow the stack (500).
-  if (depthOf(filters) > MAX_FILTERS_DEPTH) {
+  if (nestingDepth(filters, MAX_FILTERS_DEPTH) > MAX_FILTERS_DEPTH) {
     throw validationError(
       'max_depth',
       `Ensure filters nests no deeper than ${MAX_FILTERS_DEPTH} levels.`,

@@ -6,21 +6,12 @@ import { projectOf } from '../http/auth.ts'
 import { notFound, validationError } from '../http/errors.ts'
 import { queryParams } from '../http/query.ts'
 import { Nullable, ProjectIdParam, responses } from '../http/schemas.ts'
-import { drfDateTime } from '../http/wire.ts'
+import { GroupSchema, serializeGroup as serialize } from './schema.ts'
 import { findGroup, type Group, listGroups } from './store.ts'
 
 export const GROUPS_PAGE_SIZE = 100
 
-const GroupSchema = Type.Object({
-  group_type_index: Type.Integer({ examples: [0] }),
-  group_key: Type.String({ examples: ['acme-inc'] }),
-  group_properties: Type.Record(Type.String(), Type.Unknown()),
-  created_at: Type.String({ format: 'date-time' }),
-})
-
-const serialize = (g: Group) => ({ ...g, created_at: drfDateTime(g.created_at) as string })
-
-function indexParam(raw: string | undefined, missing: string): number {
+export function indexParam(raw: string | undefined, missing: string): number {
   if (!raw) throw validationError('invalid_input', missing, 'group_type_index')
   if (!/^\s*[+-]?\d{1,9}\s*$/.test(raw))
     throw validationError('invalid_input', 'A valid integer is required.', 'group_type_index')

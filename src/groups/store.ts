@@ -1,6 +1,6 @@
 /** Groups (a group type index and key within a project) and their properties. */
 import { sql } from 'kysely'
-import { type Executor, fromJson, nowIso, toJson } from '../db/database.ts'
+import { type Database, type Executor, fromJson, nowIso, toJson } from '../db/database.ts'
 import { type Engine, forUpdate } from '../db/dialect.ts'
 
 export interface Group {
@@ -130,4 +130,58 @@ export async function listGroups(db: Executor, q: GroupQuery): Promise<Group[]> 
   }
   const rows = await query.orderBy('created_at', 'desc').orderBy('group_key', 'desc').limit(q.limit).execute()
   return rows.map(decode)
+}
+
+/** Creates a group; false when one with this key exists (insert-or-do-nothing, no check first). */
+export async function createGroup(
+  db: Executor,
+  projectId: number,
+  index: number,
+  key: string,
+  properties: Record<string, unknown>,
+): Promise<Group | undefined> {
+  const now = nowIso()
+  const row = await db
+    .insertInto('groups')
+    .values({
+      project_id: projectId,
+      group_type_index: index,
+      group_key: key,
+      group_properties: toJson(properties),
+      created_at: now,
+      updated_at: now,
+    })
+    .onConflict((oc) => oc.doNothing())
+    .returning(columns)
+    .executeTakeFirst()
+  return row && decode(row)
+}
+
+/** Read-modify-write of one group's properties under a row lock; undefined when it does not exist. */
+export async function editGroupProperties(
+  database: Database,
+  projectId: number,
+  index: number,
+  key: string,
+  edit: (properties: Record<string, unknown>) => Record<string, unknown>,
+): Promise<Group | undefined> {
+  return database.transaction(async (tx) => {
+    const row = await forUpdate(
+      database.engine,
+      selectGroup(tx, projectId, index, key).select(columns),
+    ).executeTakeFirst()
+    if (!row) return undefined
+    const group = decode(row)
+    // Stored form (NUL and lone surrogates replaced), so the answer matches later reads.
+    const json = toJson(edit(group.group_properties))
+    group.group_properties = fromJson<Record<string, unknown>>(json)
+    await tx
+      .updateTable('groups')
+      .set({ group_properties: json, updated_at: nowIso() })
+      .where('project_id', '=', projectId)
+      .where('group_type_index', '=', index)
+      .where('group_key', '=', key)
+      .execute()
+    return group
+  })
 }

@@ -12,7 +12,8 @@ import { activeKey, projectForUser } from '../tenancy/cache.ts'
 import { type PersonalApiKey, touchLastUsed } from '../tenancy/keys.ts'
 import { currentProjectId } from '../tenancy/projects.ts'
 import { grants, type ScopeAction, type ScopeObject } from '../tenancy/scopes.ts'
-import { authenticationFailed, notAuthenticated, notFound, permissionDenied, throttled } from './errors.ts'
+import { authenticationFailed, notFound, permissionDenied, throttled } from './errors.ts'
+import { authorizeSession } from './session-auth.ts'
 import { isPlainObject } from './validation.ts'
 
 export interface RouteAuth {
@@ -20,6 +21,8 @@ export interface RouteAuth {
   scope: ScopeObject | readonly ScopeObject[] | null
   /** Overrides the method's read/write mapping. */
   action?: ScopeAction
+  /** Browser sessions only: a personal API key cannot call it (PostHog: keys cannot mint keys). */
+  sessionOnly?: boolean
 }
 
 declare module 'fastify' {
@@ -30,6 +33,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     apiKey: PersonalApiKey | null
     project: Project | null
+    /** The authenticated user, by key or by session. */
+    userId: number | null
   }
 }
 
@@ -60,9 +65,9 @@ function findKey(request: FastifyRequest): { key: string; source: KeySource } | 
   return undefined
 }
 
-async function resolveProjectId(database: Database, raw: string, key: PersonalApiKey): Promise<number> {
+export async function resolveProjectId(database: Database, raw: string, userId: number): Promise<number> {
   if (raw === '@current') {
-    const id = await currentProjectId(database.db, key.user_id)
+    const id = await currentProjectId(database.db, userId)
     if (id === undefined) throw notFound('Project not found.')
     return id
   }
@@ -83,15 +88,19 @@ function requiredScopes(
 export function registerAuth(app: FastifyInstance, database: Database, limiter: RateLimiter): void {
   app.decorateRequest('apiKey', null)
   app.decorateRequest('project', null)
+  app.decorateRequest('userId', null)
 
   app.addHook('preValidation', async (request) => {
     const auth = request.routeOptions.config.auth
     if (!auth) return
     const found = findKey(request)
-    if (!found) throw notAuthenticated()
+    // Only a request without a key is looked at for a session: a key request never reads the cookie.
+    if (!found) return authorizeSession(request, database)
     const key = await activeKey(database, found.key)
     if (!key) throw authenticationFailed(`Personal API key found in request ${found.source} is invalid.`)
+    if (auth.sessionOnly) throw permissionDenied('This action does not support Personal API Key access.')
     request.apiKey = key
+    request.userId = key.user_id
     touchLastUsed(database.db, key).catch((error) =>
       request.log.warn({ err: error }, 'last_used_at update failed'),
     )
@@ -99,7 +108,7 @@ export function registerAuth(app: FastifyInstance, database: Database, limiter: 
     const rawProject = (request.params as Record<string, string> | undefined)?.project_id
     let project: Awaited<ReturnType<typeof projectForUser>>
     if (rawProject !== undefined) {
-      const projectId = await resolveProjectId(database, rawProject, key)
+      const projectId = await resolveProjectId(database, rawProject, key.user_id)
       project = await projectForUser(database, projectId, key.user_id)
       if (!project) throw notFound('Project not found.')
       if (key.scoped_teams && !key.scoped_teams.includes(project.id)) {

@@ -233,3 +233,17 @@ function validateRow(validator: Validator, schema: JsonSchema, data: unknown): R
   }
   return validator.object(schema, data, '')
 }
+
+/** How deeply a JSON value nests objects/arrays, counted without recursion; stops past `limit`. */
+export function nestingDepth(value: unknown, limit: number): number {
+  let max = 0
+  const stack: [unknown, number][] = [[value, 1]]
+  while (stack.length) {
+    const [node, depth] = stack.pop() as [unknown, number]
+    if (typeof node !== 'object' || node === null) continue
+    max = Math.max(max, depth)
+    if (max > limit) return max
+    for (const child of Object.values(node)) stack.push([child, depth + 1])
+  }
+  return max
+}

@@ -24,11 +24,11 @@ export const projectRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = 
     },
     async (request) => {
       const key = request.apiKey
-      if (!key) throw new Error('unauthenticated request reached a private handler')
+      if (request.userId === null) throw new Error('unauthenticated request reached a private handler')
       const filter = {
-        userId: key.user_id,
-        projectIds: key.scoped_teams,
-        organizationIds: key.scoped_organizations,
+        userId: request.userId,
+        projectIds: key?.scoped_teams,
+        organizationIds: key?.scoped_organizations,
       }
       const pageReq = pageRequest(request.query)
       const [count, rows] = await Promise.all([

@@ -19,17 +19,29 @@ const SUPPORTED_KINDS = ['UsageMetricsQuery']
 
 const invalid = (detail: string, attr: string | null = null) => validationError('invalid_input', detail, attr)
 
+/** The kind as JSON; a value nested too deeply for JSON.stringify (a stack overflow) by its type. */
+function shownKind(kind: unknown): string {
+  try {
+    return JSON.stringify(kind ?? null)
+  } catch {
+    return Array.isArray(kind) ? 'list' : typeof kind
+  }
+}
+
 /** The group a UsageMetricsQuery targets, with PostHog's messages for the target rules. */
 export function queryTarget(query: Record<string, unknown>, projectId: number): UsageMetricsTarget {
   if (!SUPPORTED_KINDS.includes(query.kind as string)) {
     throw invalid(
-      `Query kind ${JSON.stringify(query.kind ?? null)} is not supported: groupd runs ${SUPPORTED_KINDS.join(', ')}.`,
+      `Query kind ${shownKind(query.kind)} is not supported: groupd runs ${SUPPORTED_KINDS.join(', ')}.`,
     )
   }
   const { group_key: key, person_id: person } = query
   let index = query.group_type_index ?? null
   if (key !== undefined && key !== null && typeof key !== 'string')
     throw invalid('group_key must be a string.')
+  // PostgreSQL text cannot hold NUL (no group key can contain one): DRF's message, not a 500.
+  if (typeof key === 'string' && key.includes('\u0000'))
+    throw validationError('null_characters_not_allowed', 'Null characters are not allowed.', 'group_key')
   if (person !== undefined && person !== null && typeof person !== 'string')
     throw invalid('person_id must be a string.')
   if (typeof index === 'string' && /^-?\d+$/.test(index.trim())) index = Number(index)

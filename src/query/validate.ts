@@ -46,12 +46,15 @@ export async function validateMetricFilters(
   await checkRegexes(target, expr, 'filters')
 }
 
-/** A project's test-account filters: a list of property filters (attr `test_account_filters`). */
+/**
+ * A list of property filters (a project's test-account filters, the events list's `properties`),
+ * parsed and checked, or a 400 naming the problem under `attr`.
+ */
 export async function validatePropertyFilters(
   target: CheckTarget,
   filters: unknown,
   attr: string,
-): Promise<void> {
+): Promise<Expr> {
   if (!Array.isArray(filters)) throw invalid('Expected a list of property filters.', attr)
   let expr: Expr
   try {
@@ -61,4 +64,5 @@ export async function validatePropertyFilters(
     throw error
   }
   await checkRegexes(target, expr, attr)
+  return expr
 }

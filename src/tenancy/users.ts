@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { announce } from '../db/changes.ts'
 import { type Executor, nowIso } from '../db/database.ts'
 import type { MembershipLevel, User } from '../db/schema.ts'
@@ -7,7 +8,7 @@ export const MEMBERSHIP_LEVELS: readonly MembershipLevel[] = ['member', 'admin',
 export async function createUser(db: Executor, email: string): Promise<User> {
   return db
     .insertInto('users')
-    .values({ email, is_active: 1, current_project_id: null, created_at: nowIso() })
+    .values({ email, uuid: randomUUID(), is_active: 1, current_project_id: null, created_at: nowIso() })
     .returningAll()
     .executeTakeFirstOrThrow()
 }
@@ -45,4 +46,8 @@ export async function organizationIdsOf(db: Executor, userId: number): Promise<s
     .where('user_id', '=', userId)
     .execute()
   return rows.map((r) => r.organization_id)
+}
+
+export async function getUser(db: Executor, id: number): Promise<User | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
 }

@@ -28,17 +28,27 @@ export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 
 /** Runs `groupd <args>` to completion. */
 export function groupd(env: Record<string, string>, ...args: string[]): Promise<Run> {
+  return groupdWithStdin(env, null, ...args)
+}
+
+/** Runs `groupd <args>` to completion with `input` piped to its stdin. */
+export function groupdWithStdin(
+  env: Record<string, string>,
+  input: string | null,
+  ...args: string[]
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: childEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [input === null ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     })
+    if (input !== null) child.stdin?.end(input)
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk
     })
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       stderr += chunk
     })
     child.on('error', reject)

@@ -6,6 +6,7 @@ import { m004Capture } from './004-capture.ts'
 import { m005RateLimits } from './005-rate-limits.ts'
 import { m006MetricValues } from './006-metric-values.ts'
 import { m007ChangeLog } from './007-change-log.ts'
+import { m008Sessions } from './008-sessions.ts'
 
 /** In order of application; never reorder or edit an applied migration, add a new one. */
 export const migrations: Migration[] = [
@@ -16,4 +17,5 @@ export const migrations: Migration[] = [
   m005RateLimits,
   m006MetricValues,
   m007ChangeLog,
+  m008Sessions,
 ]
