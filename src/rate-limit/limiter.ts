@@ -60,14 +60,18 @@ export class RateLimiter {
     let waitMs = this.waitMs(state, state.pending + 1, now)
     if (waitMs === 0 && this.pastHalf(state)) {
       // Near the limit, this request is counted in the shared store before it is let through.
-      this.store ??= this.open()
-      Object.assign(state, await hit(await this.store, keyId, now))
+      Object.assign(state, await hit(await this.counters(), keyId, now))
       waitMs = this.waitMs(state, state.pending, now)
     } else if (waitMs === 0) {
       state.pending++
       this.timer ??= setTimeout(() => void this.flushAll(), FLUSH_INTERVAL_MS).unref()
     }
     if (waitMs > 0) throw new RateLimited(Math.max(1, Math.ceil(waitMs / 1000)))
+  }
+
+  private counters(): Promise<Kysely<DB>> {
+    this.store ??= this.open()
+    return this.store
   }
 
   /** How long until `used` more requests fit in both windows (0: they fit now). */
@@ -100,8 +104,7 @@ export class RateLimiter {
     let flushing: Promise<void> | undefined
     flushing = (async () => {
       try {
-        this.store ??= this.open()
-        const counts = await hitMany(await this.store, batch, now)
+        const counts = await hitMany(await this.counters(), batch, now)
         for (const { keyId, state } of batch) Object.assign(state, counts.get(keyId))
       } catch (error) {
         for (const entry of batch) entry.state.pending += entry.n
