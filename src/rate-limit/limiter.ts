@@ -13,7 +13,7 @@
 import type { Kysely } from 'kysely'
 import type { RateLimitConfig } from '../config.ts'
 import type { DB } from '../db/schema.ts'
-import { type Counts, HOUR_MS, hit, MINUTE_MS } from './store.ts'
+import { type Counts, HOUR_MS, hit, hitMany, MINUTE_MS } from './store.ts'
 
 export const FLUSH_INTERVAL_MS = 100
 
@@ -60,14 +60,18 @@ export class RateLimiter {
     let waitMs = this.waitMs(state, state.pending + 1, now)
     if (waitMs === 0 && this.pastHalf(state)) {
       // Near the limit, this request is counted in the shared store before it is let through.
-      this.store ??= this.open()
-      Object.assign(state, await hit(await this.store, keyId, now))
+      Object.assign(state, await hit(await this.counters(), keyId, now))
       waitMs = this.waitMs(state, state.pending, now)
     } else if (waitMs === 0) {
       state.pending++
       this.timer ??= setTimeout(() => void this.flushAll(), FLUSH_INTERVAL_MS).unref()
     }
     if (waitMs > 0) throw new RateLimited(Math.max(1, Math.ceil(waitMs / 1000)))
+  }
+
+  private counters(): Promise<Kysely<DB>> {
+    this.store ??= this.open()
+    return this.store
   }
 
   /** How long until `used` more requests fit in both windows (0: they fit now). */
@@ -88,35 +92,50 @@ export class RateLimiter {
     )
   }
 
+  /** Waits for the key's flush in flight, or starts one. */
   private flush(keyId: string, state: KeyState, now = Date.now()): Promise<void> {
-    state.flushing ??= (async () => {
-      const delta = state.pending
-      state.pending = 0
+    return state.flushing ?? this.flushKeys([[keyId, state]], now)
+  }
+
+  /** Adds the keys' uncounted hits to the shared store in one statement per few hundred keys. */
+  private flushKeys(keys: [string, KeyState][], now: number): Promise<void> {
+    const batch = keys.map(([keyId, state]) => ({ keyId, state, n: state.pending }))
+    for (const entry of batch) entry.state.pending = 0
+    let flushing: Promise<void> | undefined
+    flushing = (async () => {
       try {
-        this.store ??= this.open()
-        Object.assign(state, await hit(await this.store, keyId, now, delta))
+        const counts = await hitMany(await this.counters(), batch, now)
+        for (const { keyId, state } of batch) Object.assign(state, counts.get(keyId))
       } catch (error) {
-        state.pending += delta
+        for (const entry of batch) entry.state.pending += entry.n
         throw error
       } finally {
-        state.flushing = undefined
+        for (const { state } of batch) if (state.flushing === flushing) state.flushing = undefined
       }
     })()
-    return state.flushing
+    for (const { state } of batch) state.flushing = flushing
+    return flushing
   }
 
   /** Adds every key's uncounted hits to the shared store; forgets keys idle for an hour. */
   async flushAll(): Promise<void> {
     this.timer = undefined
     const now = Date.now()
-    const flushes: Promise<void>[] = []
+    const due: [string, KeyState][] = []
     for (const [keyId, state] of this.keys) {
-      if (state.pending > 0) flushes.push(this.flush(keyId, state, now))
-      else if (!state.flushing && now - state.hour_start >= HOUR_MS) this.keys.delete(keyId)
+      if (state.flushing) continue
+      if (state.pending > 0) due.push([keyId, state])
+      else if (now - state.hour_start >= HOUR_MS) this.keys.delete(keyId)
     }
-    const failed = (await Promise.allSettled(flushes)).some((r) => r.status === 'rejected')
-    // Counts that could not be written (database down) stay pending for the next try.
-    if (failed) this.timer ??= setTimeout(() => void this.flushAll(), FLUSH_INTERVAL_MS).unref()
+    const failed = await (due.length
+      ? this.flushKeys(due, now).then(
+          () => false,
+          () => true,
+        )
+      : false)
+    // Counts that could not be written (database down), or of keys busy flushing, wait for the next round.
+    const left = failed || [...this.keys.values()].some((state) => state.pending > 0)
+    if (left) this.timer ??= setTimeout(() => void this.flushAll(), FLUSH_INTERVAL_MS).unref()
   }
 
   async close(): Promise<void> {
