@@ -7,6 +7,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { captureRoutes } from './capture/routes.ts'
 import type { Database } from './db/database.ts'
+import { SqlEventsStore } from './events/sql-store.ts'
+import type { EventsStore } from './events/store.ts'
 import { groupTypeRoutes } from './group-types/routes.ts'
 import { metricRoutes } from './group-usage-metrics/routes.ts'
 import { groupRoutes } from './groups/routes.ts'
@@ -24,6 +26,8 @@ import { sdkConfigRoutes } from './sdk-config/routes.ts'
 
 export interface AppDeps {
   database: Database
+  /** Where events are stored and read; the SQL database unless given. */
+  events?: EventsStore
   trustProxy?: boolean
   logLevel?: string
   /** Personal-API-key throttling; off unless given. */
@@ -35,6 +39,7 @@ export const API_BODY_LIMIT_BYTES = 1024 * 1024
 
 export async function buildApp({
   database,
+  events = new SqlEventsStore(database),
   trustProxy = false,
   logLevel,
   rateLimit,
@@ -92,14 +97,14 @@ export async function buildApp({
   })
   await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { deepLinking: true } })
 
-  await app.register(opsRoutes, { database })
+  await app.register(opsRoutes, { database, events })
   await app.register(projectRoutes, { database })
   await app.register(groupTypeRoutes, { database })
   await app.register(metricRoutes, { database })
   await app.register(groupRoutes, { database })
   await app.register(ingestionWarningRoutes, { database })
-  await app.register(queryRoutes, { database })
-  await app.register(captureRoutes, { database })
+  await app.register(queryRoutes, { database, events })
+  await app.register(captureRoutes, { database, events })
   await app.register(sdkConfigRoutes, { database })
 
   addMethodNotAllowedRoutes()

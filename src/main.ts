@@ -3,18 +3,21 @@ import { buildApp } from './app.ts'
 import type { Config } from './config.ts'
 import { Database } from './db/database.ts'
 import { migrate } from './db/migrate.ts'
+import { openEventsStore } from './events/open.ts'
 
 export async function serve(config: Config): Promise<void> {
   const database = Database.open(config.database)
   await migrate(database)
+  const { store: events } = await openEventsStore(config.clickhouse, database)
   const app = await buildApp({
     database,
+    events,
     trustProxy: config.trustProxy,
     logLevel: config.logLevel,
     rateLimit: config.rateLimit,
   })
   await app.listen({ host: config.host, port: config.port })
-  app.log.info({ engine: database.engine }, 'groupd ready')
+  app.log.info({ engine: database.engine, clickhouse: config.clickhouse !== null }, 'groupd ready')
 
   let stopping = false
   const stop = async (signal: string) => {
@@ -27,6 +30,7 @@ export async function serve(config: Config): Promise<void> {
     }, config.shutdownTimeoutMs)
     deadline.unref()
     await app.close()
+    await events.close()
     await database.close()
     clearTimeout(deadline)
     process.exit(0)

@@ -208,7 +208,7 @@ describe('differential: SQLite and PostgreSQL give the same metric values', { sk
                 },
               })
             }
-            results.push(await valuesAt(server.database, tenant, NOW))
+            results.push(await valuesAt(server, tenant, NOW))
           }
           const [a, b] = results as [
             Awaited<ReturnType<typeof valuesAt>>,
