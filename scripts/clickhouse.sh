@@ -74,8 +74,13 @@ for _ in $(seq 1 100); do
   pid=$(cat "$dir/ch.pid" 2>/dev/null || true)
   if [ -n "$pid" ] && [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" != "Z" ] && kill -0 "$pid" 2>/dev/null \
     && curl -sf "http://127.0.0.1:$http_port/ping" >/dev/null; then
-    echo "clickhouse ready on 127.0.0.1:$http_port (pid $pid)"
-    exit 0
+    # On a cluster, DDL ON CLUSTER needs the server's ZooKeeper session and queue first (18.16
+    # crashes on ON CLUSTER after a failed first handshake).
+    if [ -z "$cluster_ports" ] || [ "$(curl -sf "http://127.0.0.1:$http_port/" --data-binary \
+      "SELECT count() FROM system.zookeeper WHERE path = '/clickhouse/task_queue' AND name = 'ddl'" 2>/dev/null)" = 1 ]; then
+      echo "clickhouse ready on 127.0.0.1:$http_port (pid $pid)"
+      exit 0
+    fi
   fi
   sleep 0.2
 done

@@ -24,7 +24,8 @@ else
 fi
 
 # Event-touching suites that run again with ClickHouse as the events store.
-CLICKHOUSE_FILES=(test/capture.test.ts test/metric-values.test.ts test/filter-operators.test.ts test/sdk.test.ts test/clickhouse.test.ts)
+CLICKHOUSE_FILES=(test/capture.test.ts test/metric-values.test.ts test/filter-operators.test.ts test/sdk.test.ts
+  test/clickhouse.test.ts test/clickhouse-sharding.test.ts)
 clickhouse_files=()
 for f in "${files[@]}"; do
   for c in "${CLICKHOUSE_FILES[@]}"; do [ "$f" = "$c" ] && clickhouse_files+=("$f"); done

@@ -48,13 +48,16 @@ function withSearchPath(url: string, schema: string): string {
   return u.toString()
 }
 
+/** Which ClickHouse server (and cluster) a test's events go to. */
+export interface ClickHouseTarget {
+  url: string
+  cluster?: string
+}
+
 /** A fresh ClickHouse database for one test database, dropped by cleanup. */
-async function testClickHouse(database: Database) {
-  const url = `${CLICKHOUSE_URL.replace(/\/+$/, '')}/groupd_test_${randomBytes(6).toString('hex')}`
-  const config = clickhouseConfig({
-    GROUPD_CLICKHOUSE_URL: url,
-    GROUPD_CLICKHOUSE_CLUSTER: process.env.GROUPD_TEST_CLICKHOUSE_CLUSTER,
-  })
+async function testClickHouse(database: Database, target: ClickHouseTarget) {
+  const url = `${target.url.replace(/\/+$/, '')}/groupd_test_${randomBytes(6).toString('hex')}`
+  const config = clickhouseConfig({ GROUPD_CLICKHOUSE_URL: url, GROUPD_CLICKHOUSE_CLUSTER: target.cluster })
   if (!config) throw new Error('no ClickHouse configuration')
   const { store } = await openEventsStore(config, database)
   return {
@@ -75,10 +78,11 @@ async function testClickHouse(database: Database) {
 export async function openTestDatabase(
   engine: Engine = ENGINE,
   events: EventsEngine = EVENTS,
+  target: ClickHouseTarget = { url: CLICKHOUSE_URL },
 ): Promise<TestDatabase> {
   const base = await openSqlTestDatabase(engine)
   if (events === 'sql') return { ...base, events: new SqlEventsStore(base.database) }
-  const clickhouse = await testClickHouse(base.database)
+  const clickhouse = await testClickHouse(base.database, target)
   return {
     ...base,
     events: clickhouse.store,
@@ -131,10 +135,16 @@ export interface TestServer extends TestDatabase {
 }
 
 export async function startServer(
-  options: { trustProxy?: boolean; rateLimit?: RateLimitConfig; engine?: Engine; events?: EventsEngine } = {},
+  options: {
+    trustProxy?: boolean
+    rateLimit?: RateLimitConfig
+    engine?: Engine
+    events?: EventsEngine
+    clickhouse?: ClickHouseTarget
+  } = {},
 ): Promise<TestServer> {
-  const { engine, events, ...appOptions } = options
-  const testDb = await openTestDatabase(engine, events)
+  const { engine, events, clickhouse, ...appOptions } = options
+  const testDb = await openTestDatabase(engine, events, clickhouse)
   await migrate(testDb.database)
   const app = await buildApp({ database: testDb.database, events: testDb.events, ...appOptions })
   await app.listen({ host: '127.0.0.1', port: 0 })
