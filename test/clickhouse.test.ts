@@ -16,6 +16,7 @@ import { sendCapture } from './helpers/capture.ts'
 import {
   client,
   createTenant,
+  ENGINE,
   EVENTS,
   openTestDatabase,
   startServer,
@@ -75,6 +76,41 @@ describe('ClickHouse events store', { skip }, () => {
       )
       assert.equal(rows[0]?.n, 60, 'the three copies are all stored, unmerged')
       assert.equal((await valuesAt(server, t, Date.now()))[0]?.value, 20)
+    } finally {
+      await ch.command(`SYSTEM START MERGES ${ch.table('events')}`)
+    }
+  })
+
+  it('concurrent captures share INSERTs (fewer parts than requests), each acknowledged with its rows stored', {
+    skip: ENGINE === 'sqlite' ? 'SQLite runs one capture transaction at a time' : false,
+  }, async () => {
+    const ch = clickhouseOf(server)
+    const parts = async () =>
+      (
+        await ch.query<{ n: number }>(
+          `SELECT count() AS n FROM system.parts WHERE database = ${literal(ch.database)} AND table = 'events' AND active`,
+        )
+      ).rows[0]?.n ?? 0
+    await ch.command(`SYSTEM STOP MERGES ${ch.table('events')}`)
+    try {
+      const t = await createTenant(server.database)
+      const before = await parts()
+      const batches = Array.from({ length: 40 }, () =>
+        batchOf(Array.from({ length: 10 }, () => randomUUID())),
+      )
+      const statuses = await Promise.all(
+        batches.map(
+          async (batch) =>
+            (await sendCapture(server.url, '/batch/', { api_key: t.project.api_token, batch })).status,
+        ),
+      )
+      assert.deepEqual(new Set(statuses), new Set([200]))
+      const added = (await parts()) - before
+      assert.ok(added < 40, `${added} parts for 40 requests`)
+      const { rows } = await ch.query<{ n: number }>(
+        `SELECT uniqExact(uuid) AS n FROM ${ch.table('events')} WHERE project_id = ${t.project.id}`,
+      )
+      assert.equal(rows[0]?.n, 400)
     } finally {
       await ch.command(`SYSTEM START MERGES ${ch.table('events')}`)
     }

@@ -8,6 +8,7 @@ import type { EventsTable } from '../db/schema.ts'
 import { compileClickHouse, number } from '../query/compile-clickhouse.ts'
 import { eventNames, groupIndexes } from '../query/filters.ts'
 import { type ClickHouse, literal } from './clickhouse.ts'
+import { InsertBatcher } from './insert-batcher.ts'
 import { flattenProperties } from './properties.ts'
 import type { EventsStore, GroupSnapshot, MetricDay, MetricDaysQuery, MetricSeries } from './store.ts'
 
@@ -47,14 +48,17 @@ export function eventRows(event: EventsTable): object[] {
 }
 
 export class ClickHouseEventsStore implements EventsStore {
-  constructor(readonly clickhouse: ClickHouse) {}
+  private readonly events: InsertBatcher
+  private readonly groups: InsertBatcher
+
+  constructor(readonly clickhouse: ClickHouse) {
+    this.events = new InsertBatcher((rows) => clickhouse.insert('events', rows))
+    this.groups = new InsertBatcher((rows) => clickhouse.insert('groups', rows))
+  }
 
   async insert(_tx: unknown, events: EventsTable[], groups: GroupSnapshot[]): Promise<void> {
     const snapshots = groups.map((g) => ({ ...g, ...flattenProperties(JSON.parse(g.properties)) }))
-    await Promise.all([
-      this.clickhouse.insert('events', events.flatMap(eventRows)),
-      this.clickhouse.insert('groups', snapshots),
-    ])
+    await Promise.all([this.events.insert(events.flatMap(eventRows)), this.groups.insert(snapshots)])
   }
 
   ping(): Promise<void> {
