@@ -6,7 +6,7 @@
  */
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client'
 import type { ClickHouseConfig } from '../config.ts'
-import { StoreUnavailableError } from '../db/errors.ts'
+import { isUnavailable, StoreUnavailableError } from '../db/errors.ts'
 
 /** How long one request to ClickHouse may take before the store counts as unavailable. */
 const REQUEST_TIMEOUT_MS = 30_000
@@ -40,13 +40,21 @@ export interface QueryStatistics {
   bytes_read: number
 }
 
-function isConnectionFailure(error: unknown): boolean {
-  const e = error as { code?: string; message?: string }
-  if (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(e?.code ?? '')
+/** ClickHouse error codes that mean "try again shortly": too many parts (252), shutting down (291). */
+const TRANSIENT_CODES = new Set([252, 291])
+
+/**
+ * Unreachable (the socket errors the SQL database's check knows), timed out, or refusing for now.
+ * 18.16's errors are plain Errors whose message starts with `Code: N`.
+ */
+function isTransient(error: unknown): boolean {
+  if (isUnavailable(error)) return true
+  const message = (error as { message?: string })?.message ?? ''
+  const code = /^Code: (\d+)/.exec(message)?.[1]
+  return (
+    (code !== undefined && TRANSIENT_CODES.has(Number(code))) ||
+    /^Timeout error|socket hang up/i.test(message)
   )
-    return true
-  return /^Timeout error|socket hang up/i.test(e?.message ?? '')
 }
 
 export class ClickHouse {
@@ -116,8 +124,7 @@ export class ClickHouse {
     try {
       return await fn()
     } catch (error) {
-      if (isConnectionFailure(error))
-        throw new StoreUnavailableError('ClickHouse is unreachable', { cause: error })
+      if (isTransient(error)) throw new StoreUnavailableError('ClickHouse is unavailable', { cause: error })
       throw error
     }
   }
