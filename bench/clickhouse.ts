@@ -91,7 +91,7 @@ async function benchClickHouse(name: string) {
   const url = `${CLICKHOUSE_URL.replace(/\/+$/, '')}/groupd_bench_${name}_${process.pid}`
   const config = clickhouseConfig({ GROUPD_CLICKHOUSE_URL: url })
   if (!config) throw new Error('no ClickHouse configuration')
-  const ch = ClickHouse.open(config)
+  const ch = ClickHouse.open(config, { requestTimeoutMs: 600_000 })
   await ch.command(`DROP DATABASE IF EXISTS ${identifier(config.database)}`)
   await migrateClickHouse(ch)
   return {

@@ -1,5 +1,4 @@
 /** Admin commands for organizations, users, projects and personal API keys. */
-
 import type { Database } from '../db/database.ts'
 import { isUuid } from '../db/ids.ts'
 import type { MembershipLevel } from '../db/schema.ts'

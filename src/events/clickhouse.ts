@@ -11,6 +11,11 @@ import { isUnavailable, StoreUnavailableError } from '../db/errors.ts'
 /** How long one request to ClickHouse may take before the store counts as unavailable. */
 const REQUEST_TIMEOUT_MS = 30_000
 
+export interface ClickHouseOptions {
+  /** Longer for bulk work (loading test data), never for requests. */
+  requestTimeoutMs?: number
+}
+
 /**
  * A string as a ClickHouse string literal: backslash and quote escaped, control characters as
  * \xHH, everything else (any Unicode) as is.
@@ -64,12 +69,12 @@ export class ClickHouse {
     readonly cluster: string | null,
   ) {}
 
-  static open(config: ClickHouseConfig): ClickHouse {
+  static open(config: ClickHouseConfig, options: ClickHouseOptions = {}): ClickHouse {
     const client = createClient({
       url: config.url,
       username: config.username,
       password: config.password,
-      request_timeout: REQUEST_TIMEOUT_MS,
+      request_timeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
       log: { level: ClickHouseLogLevel.OFF },
       // 64-bit integers as JSON numbers (18.16 quotes them by default).
       clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
