@@ -6,7 +6,7 @@
  */
 import type { EventsTable } from '../db/schema.ts'
 import { compileClickHouse, number } from '../query/compile-clickhouse.ts'
-import { eventNames, groupIndexes } from '../query/filters.ts'
+import { eventNames, GROUP_COLUMNS, groupIndexes } from '../query/filters.ts'
 import { type ClickHouse, literal } from './clickhouse.ts'
 import { InsertBatcher } from './insert-batcher.ts'
 import { flattenProperties } from './properties.ts'
@@ -14,7 +14,6 @@ import type { EventsStore, GroupSnapshot, MetricDay, MetricDaysQuery, MetricSeri
 
 /** group_type_index of the one row of an event that belongs to no group. */
 export const NO_GROUP = 255
-const GROUP_COLUMNS = ['group_0', 'group_1', 'group_2', 'group_3', 'group_4'] as const
 /** DateTime's range; the exact time is time_ms, the DateTime only orders and partitions. */
 const MIN_SECONDS = 0
 const MAX_SECONDS = 4_294_967_295

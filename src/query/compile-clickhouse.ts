@@ -38,7 +38,7 @@ function element(field: Exclude<Field, { source: 'column' }>, array: 'values' | 
 }
 
 /** P: the field's text, NULL when missing or JSON null. */
-export function text(field: Field): string {
+function text(field: Field): string {
   if (field.source === 'column') return columnText(field.column)
   return element(field, 'values')
 }
