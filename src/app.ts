@@ -7,6 +7,8 @@ import { captureRoutes } from './capture/routes.ts'
 import type { RateLimitConfig } from './config.ts'
 import type { Database } from './db/database.ts'
 import { eventListRoutes } from './events/routes.ts'
+import { SqlEventsStore } from './events/sql-store.ts'
+import type { EventsStore } from './events/store.ts'
 import { groupTypeRoutes } from './group-types/routes.ts'
 import { metricRoutes } from './group-usage-metrics/routes.ts'
 import { groupRoutes } from './groups/routes.ts'
@@ -30,6 +32,8 @@ import { DEFAULT_WEB_ROOT, webAppRoutes } from './web-app/routes.ts'
 
 export interface AppDeps {
   database: Database
+  /** Where events are stored and read; the SQL database unless given. */
+  events?: EventsStore
   trustProxy?: boolean
   logLevel?: string
   /** Personal-API-key throttling; off unless given. */
@@ -43,6 +47,7 @@ export const API_BODY_LIMIT_BYTES = 1024 * 1024
 
 export async function buildApp({
   database,
+  events = new SqlEventsStore(database),
   trustProxy = false,
   logLevel,
   rateLimit,
@@ -85,7 +90,7 @@ export async function buildApp({
 
   registerDocs(app)
 
-  await app.register(opsRoutes, { database })
+  await app.register(opsRoutes, { database, events })
   await app.register(projectRoutes, { database })
   await app.register(groupTypeRoutes, { database })
   await app.register(metricRoutes, { database })
@@ -93,8 +98,8 @@ export async function buildApp({
   await app.register(groupWriteRoutes, { database })
   await app.register(eventListRoutes, { database })
   await app.register(ingestionWarningRoutes, { database })
-  await app.register(queryRoutes, { database })
-  await app.register(captureRoutes, { database })
+  await app.register(queryRoutes, { database, events })
+  await app.register(captureRoutes, { database, events })
   await app.register(sdkConfigRoutes, { database })
   await app.register(userRoutes, { database })
   await app.register(personalApiKeyRoutes, { database })

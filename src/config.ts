@@ -7,6 +7,18 @@ import path from 'node:path'
 
 export type DatabaseConfig = { engine: 'postgres'; url: string } | { engine: 'sqlite'; dataDir: string }
 
+/** Where events live when not in the SQL database: a ClickHouse server (HTTP interface). */
+export interface ClickHouseConfig {
+  /** Origin of the HTTP interface, e.g. http://127.0.0.1:8123. */
+  url: string
+  username: string
+  password: string
+  /** groupd's database, created by `groupd migrate`. */
+  database: string
+  /** A cluster of `remote_servers`: local tables ON CLUSTER and Distributed tables over them. */
+  cluster: string | null
+}
+
 export interface Config {
   host: string
   port: number
@@ -19,6 +31,8 @@ export interface Config {
   rateLimit: RateLimitConfig
   /** Server processes sharing the port (node:cluster); 1 serves from this process. */
   workers: number
+  /** Events in ClickHouse instead of the SQL database; null keeps them in the SQL database. */
+  clickhouse: ClickHouseConfig | null
 }
 
 export interface RateLimitConfig {
@@ -74,6 +88,43 @@ export function databaseConfig(env: NodeJS.ProcessEnv = process.env): DatabaseCo
   return { engine: 'sqlite', dataDir: path.resolve(env.GROUPD_DATA_DIR || '.groupd') }
 }
 
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
+
+/** GROUPD_CLICKHOUSE_URL (`http://user:password@host:8123/database`) and GROUPD_CLICKHOUSE_CLUSTER. */
+export function clickhouseConfig(env: NodeJS.ProcessEnv = process.env): ClickHouseConfig | null {
+  const raw = env.GROUPD_CLICKHOUSE_URL
+  const cluster = env.GROUPD_CLICKHOUSE_CLUSTER || null
+  if (!raw) {
+    if (cluster) throw new ConfigError('GROUPD_CLICKHOUSE_CLUSTER needs GROUPD_CLICKHOUSE_URL.')
+    return null
+  }
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new ConfigError('GROUPD_CLICKHOUSE_URL must be a URL such as http://127.0.0.1:8123/groupd.')
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError('GROUPD_CLICKHOUSE_URL must be an http:// or https:// URL (the HTTP interface).')
+  }
+  const database = decodeURIComponent(url.pathname.replace(/^\/|\/$/g, '')) || 'groupd'
+  if (!IDENTIFIER.test(database)) {
+    throw new ConfigError(
+      `GROUPD_CLICKHOUSE_URL names database "${database}"; use letters, digits and underscores.`,
+    )
+  }
+  if (cluster !== null && !IDENTIFIER.test(cluster)) {
+    throw new ConfigError(`GROUPD_CLICKHOUSE_CLUSTER "${cluster}" must be letters, digits and underscores.`)
+  }
+  return {
+    url: url.origin,
+    username: decodeURIComponent(url.username) || 'default',
+    password: decodeURIComponent(url.password),
+    database,
+    cluster,
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     host: env.HOST || '127.0.0.1',
@@ -88,5 +139,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       sustained: int(env, 'GROUPD_RATE_LIMIT_SUSTAINED', 4800, 1, 100_000_000),
     },
     workers: workers(env),
+    clickhouse: clickhouseConfig(env),
   }
 }

@@ -3,6 +3,7 @@ import cluster from 'node:cluster'
 import type { Config } from './config.ts'
 import { Database } from './db/database.ts'
 import { migrate } from './db/migrate.ts'
+import { openEventsStore } from './events/open.ts'
 
 export async function serve(config: Config): Promise<void> {
   if (config.workers > 1 && cluster.isPrimary) {
@@ -13,14 +14,16 @@ export async function serve(config: Config): Promise<void> {
   const { buildApp } = await import('./app.ts')
   const database = Database.open(config.database)
   await migrate(database)
+  const { store: events } = await openEventsStore(config.clickhouse, database)
   const app = await buildApp({
     database,
+    events,
     trustProxy: config.trustProxy,
     logLevel: config.logLevel,
     rateLimit: config.rateLimit,
   })
   await app.listen({ host: config.host, port: config.port })
-  app.log.info({ engine: database.engine }, 'groupd ready')
+  app.log.info({ engine: database.engine, clickhouse: config.clickhouse !== null }, 'groupd ready')
 
   let stopping = false
   const stop = async (signal: string) => {
@@ -33,6 +36,7 @@ export async function serve(config: Config): Promise<void> {
     }, config.shutdownTimeoutMs)
     deadline.unref()
     await app.close()
+    await events.close()
     await database.close()
     clearTimeout(deadline)
     process.exit(0)

@@ -9,6 +9,7 @@ import {
   createTenant,
   envelope,
   startServer,
+  storedEvents,
   type Tenant,
   type TestServer,
 } from './helpers/harness.ts'
@@ -33,13 +34,7 @@ describe('capture', () => {
   after(() => server.close())
 
   const tenant = () => createTenant(server.database)
-  const events = async (t: Tenant) =>
-    server.database.db
-      .selectFrom('events')
-      .selectAll()
-      .where('project_id', '=', t.project.id)
-      .orderBy('timestamp')
-      .execute()
+  const events = (t: Tenant) => storedEvents(server, t.project.id)
   const groupTypes = async (t: Tenant) =>
     (await client(server.url, t.key).get(`/api/projects/${t.project.id}/groups_types/`)).body as {
       group_type: string

@@ -1,14 +1,24 @@
 /**
  * Differential property test: random events and random metric filters give identical metric values
- * on SQLite and PostgreSQL (fixed seed; GROUPD_FUZZ_RUNS for more). Needs both engines at once, so it
- * runs in the embedded-engine pass and is skipped in the PostgreSQL pass, which would repeat it.
+ * on SQLite, PostgreSQL and ClickHouse as the events store (fixed seed; GROUPD_FUZZ_RUNS for more).
+ * Needs every engine at once, so it runs in the embedded-engine pass and is skipped in the others,
+ * which would repeat it. ClickHouse joins when GROUPD_TEST_CLICKHOUSE_URL answers (required with
+ * GROUPD_REQUIRE_CLICKHOUSE).
  */
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import fc from 'fast-check'
 import pg from 'pg'
-import { createTenant, ENGINE, PG_URL, startServer, type TestServer } from './helpers/harness.ts'
+import {
+  CLICKHOUSE_URL,
+  createTenant,
+  ENGINE,
+  EVENTS,
+  PG_URL,
+  startServer,
+  type TestServer,
+} from './helpers/harness.ts'
 import { createMetric, valuesAt } from './helpers/metric-values.ts'
 
 const NOW = Date.parse('2025-10-09T12:11:00Z')
@@ -25,8 +35,18 @@ async function postgresReachable(): Promise<boolean> {
   }
 }
 
+async function clickhouseReachable(): Promise<boolean> {
+  if (!process.env.GROUPD_TEST_CLICKHOUSE_URL) return false
+  try {
+    return (await fetch(`${CLICKHOUSE_URL.replace(/\/+$/, '')}/ping`)).ok
+  } catch {
+    return false
+  }
+}
+
 function skipReason(): string | false {
-  if (ENGINE !== 'sqlite') return 'runs once, in the embedded-engine pass (it uses both engines)'
+  if (ENGINE !== 'sqlite' || EVENTS !== 'sql')
+    return 'runs once, in the embedded-engine pass (it uses every engine)'
   return false
 }
 
@@ -157,23 +177,33 @@ const metric = fc.record({
   display: fc.constantFrom('number', 'sparkline'),
 })
 
-describe('differential: SQLite and PostgreSQL give the same metric values', { skip: skipReason() }, () => {
+describe('differential: SQLite, PostgreSQL and ClickHouse give the same metric values', {
+  skip: skipReason(),
+}, () => {
   let sqlite: TestServer
   let postgres: TestServer | undefined
+  let clickhouse: TestServer | undefined
   before(async () => {
     sqlite = await startServer({ engine: 'sqlite' })
     if (await postgresReachable()) postgres = await startServer({ engine: 'postgres' })
     else if (process.env.GROUPD_REQUIRE_POSTGRES)
       throw new Error(`PostgreSQL is required but not reachable at ${PG_URL}`)
+    if (await clickhouseReachable())
+      clickhouse = await startServer({ engine: 'sqlite', events: 'clickhouse' })
+    else if (process.env.GROUPD_REQUIRE_CLICKHOUSE)
+      throw new Error(`ClickHouse is required but not reachable at ${CLICKHOUSE_URL}`)
   })
   after(async () => {
     await sqlite?.close()
     await postgres?.close()
+    await clickhouse?.close()
   })
 
   it(`random events × random filters (${RUNS} runs)`, async (t) => {
-    if (!postgres) return t.skip('PostgreSQL not reachable: nothing to compare with')
-    const servers = [sqlite, postgres]
+    const servers = [sqlite, postgres, clickhouse].filter((s) => s !== undefined)
+    if (servers.length < 2)
+      return t.skip('neither PostgreSQL nor ClickHouse reachable: nothing to compare with')
+    if (!clickhouse) t.diagnostic('ClickHouse not reachable: comparing SQLite and PostgreSQL only')
     await fc.assert(
       fc.asyncProperty(
         fc.array(event, { minLength: 40, maxLength: 80 }),
@@ -208,20 +238,17 @@ describe('differential: SQLite and PostgreSQL give the same metric values', { sk
                 },
               })
             }
-            results.push(await valuesAt(server.database, tenant, NOW))
+            results.push(await valuesAt(server, tenant, NOW))
           }
-          const [a, b] = results as [
-            Awaited<ReturnType<typeof valuesAt>>,
-            Awaited<ReturnType<typeof valuesAt>>,
-          ]
-          const strip = (rs: typeof a) =>
+          const strip = (rs: Awaited<ReturnType<typeof valuesAt>>) =>
             rs.map(({ id: _, value, previous, timeseries, ...rest }) => ({
               ...rest,
               value: round(value),
               previous: round(previous),
               timeseries: timeseries?.map(round) ?? null,
             }))
-          assert.deepEqual(strip(a), strip(b))
+          const [first, ...others] = results.map(strip)
+          for (const other of others) assert.deepEqual(other, first)
         },
       ),
       { numRuns: RUNS, seed: 20261130, endOnFailure: true },

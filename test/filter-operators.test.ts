@@ -165,7 +165,7 @@ describe('filter operators (the same counts on every engine)', () => {
         filters: { events: [{ id: 'm', type: 'events' }], properties },
       })
     }
-    const results = await valuesAt(server.database, t, NOW)
+    const results = await valuesAt(server, t, NOW)
     const got = Object.fromEntries(results.map((r) => [r.name, r.value]))
     const expected = Object.fromEntries(CASES.map(([name, , count]) => [name, count]))
     assert.deepEqual(got, expected)
@@ -179,7 +179,7 @@ describe('filter operators (the same counts on every engine)', () => {
       { event: 'b', at: NOW - DAY, properties: { v: 'x' } },
       { event: 'b', at: NOW - DAY, properties: { v: 'y' } },
     ])
-    assert.equal((await valuesAt(server.database, other, NOW))[0]?.value, 2)
+    assert.equal((await valuesAt(server, other, NOW))[0]?.value, 2)
   })
 
   it('filter_test_accounts ANDs the project’s test-account filters, which PATCH changes', async () => {
@@ -256,8 +256,8 @@ describe('filter operators (the same counts on every engine)', () => {
       { event: 'used', at: NOW - DAY },
       { event: 'used', at: NOW - 2 * DAY },
     ])
-    assert.equal((await valuesAt(server.database, g, NOW))[0]?.value, 0)
+    assert.equal((await valuesAt(server, g, NOW))[0]?.value, 0)
     assert.equal((await identify('pro')).status, 200)
-    assert.equal((await valuesAt(server.database, g, NOW))[0]?.value, 2)
+    assert.equal((await valuesAt(server, g, NOW))[0]?.value, 2)
   })
 })

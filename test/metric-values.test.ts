@@ -220,7 +220,7 @@ describe('UsageMetricsQuery runner (PostHog’s cases at a fixed now)', () => {
       e(NOW - 3 * DAY),
       e(NOW - 3 * DAY),
     ])
-    const [m] = await valuesAt(server.database, t, NOW)
+    const [m] = await valuesAt(server, t, NOW)
     assert.equal(m?.value, 4)
     assert.equal(m?.previous, 3)
     assert.equal(m?.change_from_previous_pct, ((4 - 3) / 3) * 100)
@@ -236,7 +236,7 @@ describe('UsageMetricsQuery runner (PostHog’s cases at a fixed now)', () => {
       { event: 'metric_event', at: Date.parse('2025-10-05T23:59:59.999Z') },
       { event: 'metric_event', at: Date.parse('2025-10-09T12:10:59Z') },
     ])
-    const [thirty, spark] = await valuesAt(server.database, t, NOW)
+    const [thirty, spark] = await valuesAt(server, t, NOW)
     assert.equal(spark?.name, 'Spark')
     assert.deepEqual(spark?.timeseries_labels, [
       '2025-10-02',
@@ -258,7 +258,7 @@ describe('UsageMetricsQuery runner (PostHog’s cases at a fixed now)', () => {
     await createMetric(server.url, t, { name: 'Ninety', interval: 90, display: 'sparkline', filters: events })
     const daily = Array.from({ length: 181 }, (_, i) => ({ event: 'metric_event', at: NOW - i * DAY }))
     await capture(server.url, t.project.api_token, daily)
-    const ninety = (await valuesAt(server.database, t, NOW)).find((m) => m.name === 'Ninety')
+    const ninety = (await valuesAt(server, t, NOW)).find((m) => m.name === 'Ninety')
     assert.equal(ninety?.timeseries?.length, 91)
     assert.ok(ninety?.timeseries?.every((v) => v >= 1))
     assert.equal(ninety?.value, 91 + 4)
@@ -276,7 +276,7 @@ describe('UsageMetricsQuery runner (PostHog’s cases at a fixed now)', () => {
       e(NOW - 10 * DAY),
       e(NOW - 11 * DAY),
     ])
-    const [m] = await valuesAt(server.database, t, NOW)
+    const [m] = await valuesAt(server, t, NOW)
     assert.equal(m?.value, 1)
     assert.equal(m?.previous, 4)
     assert.equal(m?.change_from_previous_pct, -75)
@@ -295,7 +295,7 @@ describe('UsageMetricsQuery runner (PostHog’s cases at a fixed now)', () => {
       name: 'any event',
       filters: { events: [{ id: null, type: 'events' }] },
     })
-    const names = (await valuesAt(server.database, t, NOW)).map((m) => m.name)
+    const names = (await valuesAt(server, t, NOW)).map((m) => m.name)
     assert.deepEqual(names, ['😀 emoji', '\uffff high', 'banana', 'apple', 'Zebra'])
   })
 
@@ -322,7 +322,7 @@ describe('UsageMetricsQuery runner (PostHog’s cases at a fixed now)', () => {
       { event: 'purchase', at: NOW - DAY },
       { event: 'purchase', at: NOW - 8 * DAY, properties: { amount: 4 } },
     ])
-    const [m] = await valuesAt(server.database, t, NOW)
+    const [m] = await valuesAt(server, t, NOW)
     assert.equal(m?.value, 18)
     assert.equal(m?.previous, 4)
   })
@@ -338,9 +338,9 @@ describe('UsageMetricsQuery runner (PostHog’s cases at a fixed now)', () => {
       { event: 'metric_event', at: NOW - DAY, groups: { team: 'acme' } },
     ])
     await capture(server.url, other.project.api_token, [{ event: 'metric_event', at: NOW - DAY }])
-    assert.equal((await valuesAt(server.database, t, NOW))[0]?.value, 2)
-    assert.equal((await valuesAt(server.database, t, NOW, { index: 1, key: 'red' }))[0]?.value, 1)
-    assert.equal((await valuesAt(server.database, t, NOW, { index: 1, key: 'acme' }))[0]?.value, 1)
+    assert.equal((await valuesAt(server, t, NOW))[0]?.value, 2)
+    assert.equal((await valuesAt(server, t, NOW, { index: 1, key: 'red' }))[0]?.value, 1)
+    assert.equal((await valuesAt(server, t, NOW, { index: 1, key: 'acme' }))[0]?.value, 1)
   })
 
   it('a global property filter narrows the count (PostHog #49: $browser exact Chrome, 3 of 8)', async () => {
@@ -367,12 +367,12 @@ describe('UsageMetricsQuery runner (PostHog’s cases at a fixed now)', () => {
       e('Edge'),
       e('Firefox'),
     ])
-    assert.equal((await valuesAt(server.database, t, NOW))[0]?.value, 3)
+    assert.equal((await valuesAt(server, t, NOW))[0]?.value, 3)
   })
 
   it('no metrics: empty results', async () => {
     const t = await createTenant(server.database)
-    assert.deepEqual(await valuesAt(server.database, t, NOW), [])
+    assert.deepEqual(await valuesAt(server, t, NOW), [])
   })
 })
 

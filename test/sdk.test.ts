@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { PostHog } from 'posthog-node'
-import { client, createTenant, startServer, type TestServer } from './helpers/harness.ts'
+import { client, createTenant, startServer, storedEvents, type TestServer } from './helpers/harness.ts'
 
 describe('posthog-node SDK', () => {
   let server: TestServer
@@ -62,11 +62,7 @@ describe('posthog-node SDK', () => {
       assert.deepEqual(acme.body.group_properties, { name: 'Acme', plan: 'pro', seats: 12 })
       const ws = await api.get(`/api/projects/${t.project.id}/groups/find/?group_type_index=1&group_key=ws-1`)
       assert.deepEqual(ws.body.group_properties, { region: 'eu' })
-      const stored = await server.database.db
-        .selectFrom('events')
-        .select(['event', 'group_0', 'group_1'])
-        .where('project_id', '=', t.project.id)
-        .execute()
+      const stored = await storedEvents(server, t.project.id)
       assert.equal(stored.length, 23)
       const views = stored.filter((e) => e.event === 'report viewed')
       assert.ok(views.every((e) => e.group_0 === 'acme' && (e.group_1 === 'ws-0' || e.group_1 === 'ws-1')))

@@ -6,6 +6,7 @@
  */
 import type { Database, Executor } from '../db/database.ts'
 import type { EventsTable } from '../db/schema.ts'
+import type { EventsStore, GroupSnapshot } from '../events/store.ts'
 import { MAX_GROUP_TYPES_PER_PROJECT, register } from '../group-types/service.ts'
 import { groupTypeIndexes } from '../group-types/store.ts'
 import { MAX_GROUP_KEY_LENGTH, mergeGroup } from '../groups/store.ts'
@@ -13,7 +14,6 @@ import { isPlainObject } from '../http/validation.ts'
 import { insertWarnings } from '../ingestion-warnings/store.ts'
 import type { CaptureBatch, CapturedEvent, Warning } from './events.ts'
 
-const CHUNK = 500
 type GroupColumn = 'group_0' | 'group_1' | 'group_2' | 'group_3' | 'group_4'
 
 /** Resolves group type names to indexes for one request, registering new ones. */
@@ -57,8 +57,13 @@ export interface IngestResult {
   dropped: number
 }
 
+/**
+ * The events go to the events store as the transaction's last step, so a store that fails (503)
+ * rolls back the metadata too, and a retried batch is deduplicated by uuid.
+ */
 export async function ingest(
   database: Database,
+  events: EventsStore,
   projectId: number,
   batch: CaptureBatch,
 ): Promise<IngestResult> {
@@ -68,18 +73,13 @@ export async function ingest(
     const warnings: Warning[] = [...batch.warnings]
     const types = new GroupTypeResolver(tx, projectId, await groupTypeIndexes(tx, projectId), warnings)
     const rows: EventsTable[] = []
+    const snapshots: GroupSnapshot[] = []
     for (const event of batch.events) {
-      const row = await processEvent(tx, database, projectId, event, types, warnings, now)
+      const row = await processEvent(tx, database, projectId, event, types, warnings, now, snapshots)
       if (row) rows.push(row)
     }
-    for (let i = 0; i < rows.length; i += CHUNK) {
-      await tx
-        .insertInto('events')
-        .values(rows.slice(i, i + CHUNK))
-        .onConflict((oc) => oc.doNothing())
-        .execute()
-    }
     await insertWarnings(tx, projectId, warnings, now)
+    await events.insert(tx, rows, snapshots)
     return { stored: rows.length, dropped: batch.events.length - rows.length }
   })
 }
@@ -92,6 +92,7 @@ async function processEvent(
   types: GroupTypeResolver,
   warnings: Warning[],
   now: string,
+  snapshots: GroupSnapshot[],
 ): Promise<EventsTable | undefined> {
   const properties = { ...event.properties }
   const row: EventsTable = {
@@ -145,7 +146,9 @@ async function processEvent(
       }
       const index = await types.index(type, event.timestamp)
       if (index !== null && personProcessing) {
-        await mergeGroup(tx, database.engine, projectId, index, key, set, event.timestamp)
+        const merged = await mergeGroup(tx, database.engine, projectId, index, key, set, event.timestamp)
+        if (merged)
+          snapshots.push({ project_id: projectId, group_type_index: index, group_key: key, ...merged })
       }
     }
   }

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Database } from '../db/database.ts'
+import type { EventsStore } from '../events/store.ts'
 import { allowOrigin, allowPreflight } from '../http/cors.ts'
 import { ApiError } from '../http/errors.ts'
 import { queryParams } from '../http/query.ts'
@@ -47,7 +48,7 @@ export function servePublicly(app: FastifyInstance): void {
 
 export async function captureRoutes(
   app: FastifyInstance,
-  { database }: { database: Database },
+  { database, events }: { database: Database; events: EventsStore },
 ): Promise<void> {
   servePublicly(app)
 
@@ -58,7 +59,7 @@ export async function captureRoutes(
     if (!batch.token) throw missingKey()
     const project = await projectForToken(database.db, batch.token)
     if (!project) throw invalidKey()
-    await ingest(database, project.id, batch)
+    await ingest(database, events, project.id, batch)
     return { status: 1 }
   }
 

@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig } from '../config.ts'
 import { Database } from '../db/database.ts'
 import { migrate } from '../db/migrate.ts'
+import { type OpenedEventsStore, openEventsStore } from '../events/open.ts'
 import * as groupTypes from './group-types-commands.ts'
 import * as metrics from './metrics-commands.ts'
 import { createOutput, UsageError } from './output.ts'
@@ -25,7 +26,7 @@ const COMMANDS: Record<string, tenancy.Command> = {
 const USAGE = `usage: groupd <command> [--json]
 
   serve                                   start the HTTP server (HOST, PORT, DATABASE_URL, GROUPD_DATA_DIR)
-  migrate                                 apply pending database migrations
+  migrate                                 apply pending database (and ClickHouse) migrations
   bootstrap                               first-run setup; mints a new key for admin@localhost
                                           (and a sign-in password, the first time)
   orgs create --name <name>
@@ -66,18 +67,33 @@ async function run(argv: string[]): Promise<number> {
         `unknown command "${[first, second].filter(Boolean).join(' ')}"; see groupd --help`,
       )
     const database = Database.open(config.database)
+    let opened: Promise<OpenedEventsStore> | undefined
+    const events = async () => {
+      opened ??= openEventsStore(config.clickhouse, database)
+      const { store, applied } = await opened
+      if (applied.length && command) out.info(`applied ClickHouse migrations: ${applied.join(', ')}`)
+      return store
+    }
     try {
       const applied = await migrate(database)
       if (applied.length && command) out.info(`applied migrations: ${applied.join(', ')}`)
       if (!command) {
+        await events()
+        const clickhouse = (await opened)?.applied ?? []
+        const all = [...applied, ...clickhouse.map((name) => `clickhouse:${name}`)]
         out.result(
-          { applied, engine: database.engine },
-          applied.length ? `Applied ${applied.join(', ')}` : 'Database is up to date',
+          {
+            applied,
+            engine: database.engine,
+            ...(config.clickhouse ? { clickhouse_applied: clickhouse } : {}),
+          },
+          all.length ? `Applied ${all.join(', ')}` : 'Database is up to date',
         )
       } else {
-        await command(argv.slice(COMMANDS[twoWords] ? 2 : 1), database, out)
+        await command(argv.slice(COMMANDS[twoWords] ? 2 : 1), database, out, events)
       }
     } finally {
+      if (opened) await (await opened.catch(() => undefined))?.store.close()
       await database.close()
     }
     return 0

@@ -1,5 +1,4 @@
 /** Usage metric values from the command line: the same evaluation as the query endpoint. */
-import { SqlEventsStore } from '../events/sql-store.ts'
 import { MAX_GROUP_TYPES_PER_PROJECT } from '../group-types/service.ts'
 import { runUsageMetrics } from '../query/run.ts'
 import type { UsageMetric } from '../query/usage-metrics.ts'
@@ -7,7 +6,7 @@ import { parse, positiveInt, required } from './args.ts'
 import { UsageError } from './output.ts'
 import { type Command, requireProject } from './tenancy-commands.ts'
 
-export const metricsValues: Command = async (argv, database, out) => {
+export const metricsValues: Command = async (argv, database, out, events) => {
   const { values } = parse(argv, ['project', 'group-type-index', 'group-key'])
   const project = await requireProject(
     database,
@@ -22,13 +21,7 @@ export const metricsValues: Command = async (argv, database, out) => {
   const groupKey = values['group-key']
   if (groupKey === undefined || groupKey === '') throw new UsageError('--group-key is required')
   const target = { projectId: project.id, groupTypeIndex: Number(rawIndex), groupKey }
-  const { results } = await runUsageMetrics(
-    database,
-    new SqlEventsStore(database),
-    project,
-    target,
-    Date.now(),
-  )
+  const { results } = await runUsageMetrics(database, await events(), project, target, Date.now())
   out.result({ results }, table(results))
 }
 

@@ -2,6 +2,7 @@
 import type { Database } from '../db/database.ts'
 import { isUuid } from '../db/ids.ts'
 import type { MembershipLevel } from '../db/schema.ts'
+import type { EventsStore } from '../events/store.ts'
 import { deactivateUser, setPassword } from '../sessions/accounts.ts'
 import { generatePassword, passwordProblem } from '../sessions/passwords.ts'
 import { createPersonalApiKey, listPersonalApiKeys, revokePersonalApiKey } from '../tenancy/keys.ts'
@@ -18,7 +19,13 @@ import {
 import { list, parse, positiveInt, required } from './args.ts'
 import { type Output, UsageError } from './output.ts'
 
-export type Command = (argv: string[], database: Database, out: Output) => Promise<void>
+export type Command = (
+  argv: string[],
+  database: Database,
+  out: Output,
+  /** The events store, opened (and migrated) on first use, for the commands that read events. */
+  events: () => Promise<EventsStore>,
+) => Promise<void>
 
 /** PostHog's limit on a key's label. */
 const MAX_LABEL_LENGTH = 40

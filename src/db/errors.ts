@@ -23,6 +23,11 @@ export function isForeignKeyViolation(error: unknown): boolean {
   return code === '23503' || code === 'SQLITE_CONSTRAINT_FOREIGNKEY'
 }
 
+/** A store outside the SQL database (ClickHouse) cannot be reached: answered like an outage. */
+export class StoreUnavailableError extends Error {
+  readonly code = 'STORE_UNAVAILABLE'
+}
+
 /**
  * The database cannot be reached or is going away: connection refused or reset, PostgreSQL
  * shutting down (57P01-57P03), too many connections (53300), pool timeouts, SQLite busy/locked.
@@ -31,6 +36,7 @@ export function isUnavailable(error: unknown): boolean {
   const e = asDriverError(error)
   if (!e) return false
   const code = e.code ?? ''
+  if (error instanceof StoreUnavailableError) return true
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code))
     return true
   if (['57P01', '57P02', '57P03', '53300', '08000', '08003', '08006', '08001', '08004'].includes(code))

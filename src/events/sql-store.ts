@@ -5,7 +5,8 @@
  * compiled by the engine's SqlDialect with every value bound as a parameter.
  */
 import { type RawBuilder, sql } from 'kysely'
-import type { Database } from '../db/database.ts'
+import type { Database, Executor } from '../db/database.ts'
+import type { EventsTable } from '../db/schema.ts'
 import { compileExpr, type Fragment, type SqlDialect } from '../query/compile.ts'
 import { postgresDialect } from '../query/dialect-postgres.ts'
 import { sqliteDialect } from '../query/dialect-sqlite.ts'
@@ -48,12 +49,31 @@ const ENGINES: Record<Database['engine'], EngineSql> = {
 const DAY_MS = 86_400_000
 const iso = (ms: number) => new Date(ms).toISOString()
 
+/** Rows per INSERT statement (SQLite allows 32,766 bound values; an event row binds 12). */
+const CHUNK = 500
+
 export class SqlEventsStore implements EventsStore {
   private readonly engine: EngineSql
 
   constructor(private readonly database: Database) {
     this.engine = ENGINES[database.engine]
   }
+
+  /** Group snapshots are the SQL `groups` table itself, which the transaction already updated. */
+  async insert(tx: Executor, events: EventsTable[]): Promise<void> {
+    for (let i = 0; i < events.length; i += CHUNK) {
+      await tx
+        .insertInto('events')
+        .values(events.slice(i, i + CHUNK))
+        .onConflict((oc) => oc.doNothing())
+        .execute()
+    }
+  }
+
+  /** The SQL database is the one /_ready pings. */
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {}
 
   async metricBuckets(query: MetricBucketsQuery): Promise<MetricBucket[]> {
     if (query.series.length === 0) return []

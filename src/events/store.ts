@@ -1,8 +1,10 @@
 /**
- * The events store boundary: what metric values (and later the events list) need from stored
- * events, independent of the engine that holds them. Today one implementation over the SQL
- * database (sql-store.ts); a ClickHouse one can follow without touching callers.
+ * The events store boundary: what capture, metric values and the events list need from
+ * stored events, independent of the engine that holds them: the SQL database (sql-store.ts) or
+ * ClickHouse (clickhouse-store.ts), chosen once at start (open.ts).
  */
+import type { Executor } from '../db/database.ts'
+import type { EventsTable } from '../db/schema.ts'
 import type { Expr } from '../query/filters.ts'
 
 /** One metric's events over the target's history. */
@@ -58,9 +60,28 @@ export interface EventListQuery {
   limit: number
 }
 
+/** A group's full properties after a $groupidentify merge; a higher version is newer. */
+export interface GroupSnapshot {
+  project_id: number
+  group_type_index: number
+  group_key: string
+  /** JSON object text. */
+  properties: string
+  version: number
+}
+
 export interface EventsStore {
   /** Partial sums of every series by day half, in one pass over the target's events. */
   metricBuckets(query: MetricBucketsQuery): Promise<MetricBucket[]>
   /** Matching events, newest first (ties by uuid, descending). */
   listEvents(query: EventListQuery): Promise<StoredEvent[]>
+  /**
+   * Stores one capture request's events, idempotently by uuid, and the group snapshots its
+   * $groupidentify events produced: the last step of the request's metadata transaction `tx`.
+   * Resolves once the store has them durably.
+   */
+  insert(tx: Executor, events: EventsTable[], groups: GroupSnapshot[]): Promise<void>
+  /** Rejects when the store cannot be reached. */
+  ping(): Promise<void>
+  close(): Promise<void>
 }

@@ -27,7 +27,8 @@ function decode(row: {
 /**
  * $groupidentify: the first event creates the group with its time as created_at; later ones
  * shallow-merge `set` into the properties, in arrival order. The row is locked between read and
- * write so concurrent merges into one group apply one after the other.
+ * write so concurrent merges into one group apply one after the other. Returns the properties
+ * written (JSON) with a version for the events store's snapshot, or nothing when unchanged.
  */
 export async function mergeGroup(
   db: Executor,
@@ -37,7 +38,7 @@ export async function mergeGroup(
   key: string,
   set: Record<string, unknown>,
   createdAt: string,
-): Promise<void> {
+): Promise<{ properties: string; version: number } | undefined> {
   const now = nowIso()
   const inserted = await db
     .insertInto('groups')
@@ -52,19 +53,29 @@ export async function mergeGroup(
     .onConflict((oc) => oc.doNothing())
     .returning('group_key')
     .executeTakeFirst()
-  if (inserted || Object.keys(set).length === 0) return
+  if (inserted) return { properties: toJson(set), version: snapshotVersion() }
+  if (Object.keys(set).length === 0) return undefined
   const current = await forUpdate(
     engine,
     selectGroup(db, projectId, index, key).select('group_properties'),
   ).executeTakeFirst()
-  const merged = { ...fromJson<Record<string, unknown>>(current?.group_properties ?? '{}'), ...set }
+  const merged = toJson({ ...fromJson<Record<string, unknown>>(current?.group_properties ?? '{}'), ...set })
   await db
     .updateTable('groups')
-    .set({ group_properties: toJson(merged), updated_at: now })
+    .set({ group_properties: merged, updated_at: now })
     .where('project_id', '=', projectId)
     .where('group_type_index', '=', index)
     .where('group_key', '=', key)
     .execute()
+  return { properties: merged, version: snapshotVersion() }
+}
+
+/**
+ * A snapshot's version: wall-clock microseconds taken while the group's row is locked, so a merge
+ * that waited for another's lock gets a higher version (processes on one host share the clock).
+ */
+function snapshotVersion(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000)
 }
 
 function selectGroup(db: Executor, projectId: number, index: number, key: string) {

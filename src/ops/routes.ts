@@ -2,10 +2,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Database } from '../db/database.ts'
+import type { EventsStore } from '../events/store.ts'
 
 const Status = Type.Object({ status: Type.String(), engine: Type.Optional(Type.String()) })
 
-export const opsRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = async (app, { database }) => {
+export const opsRoutes: FastifyPluginAsyncTypebox<{ database: Database; events: EventsStore }> = async (
+  app,
+  { database, events },
+) => {
   app.get(
     '/_health',
     {
@@ -19,7 +23,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = asyn
     {
       schema: {
         tags: ['operations'],
-        summary: 'The database is reachable',
+        summary: 'The database (and the events store) is reachable',
         security: [],
         response: { 200: Status, 503: Status },
       },
@@ -27,6 +31,7 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = asyn
     async (_request, reply) => {
       try {
         await database.ping()
+        await events.ping()
         return { status: 'ready', engine: database.engine }
       } catch {
         return reply

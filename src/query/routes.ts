@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Database } from '../db/database.ts'
-import { SqlEventsStore } from '../events/sql-store.ts'
+import type { EventsStore } from '../events/store.ts'
 import { MAX_GROUP_TYPES_PER_PROJECT } from '../group-types/service.ts'
 import { projectOf } from '../http/auth.ts'
 import { validationError } from '../http/errors.ts'
@@ -64,8 +64,10 @@ export function queryTarget(query: Record<string, unknown>, projectId: number): 
   return { projectId, groupTypeIndex: index as number, groupKey: key as string }
 }
 
-export const queryRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = async (app, { database }) => {
-  const store = new SqlEventsStore(database)
+export const queryRoutes: FastifyPluginAsyncTypebox<{ database: Database; events: EventsStore }> = async (
+  app,
+  { database, events },
+) => {
   // A POST that only reads: query:read (PostHog's scope) or group:read.
   const config = { auth: { scope: ['query', 'group'], action: 'read' } } as const
 
@@ -86,7 +88,7 @@ export const queryRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = as
         const project = projectOf(request)
         const target = queryTarget(request.body.query, project.id)
         const now = Date.now()
-        const { results, metrics, timings } = await runUsageMetrics(database, store, project, target, now)
+        const { results, metrics, timings } = await runUsageMetrics(database, events, project, target, now)
         const at = new Date(now).toISOString()
         return {
           cache_key: cacheKey(target, metrics),

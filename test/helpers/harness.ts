@@ -1,7 +1,8 @@
 /**
  * Test harness: a real database per test file (a temp SQLite directory, or a fresh schema in the
  * PostgreSQL at TEST_DATABASE_URL), the real app listening on a loopback port, and fixtures that
- * create each test's own organization, user, project and keys.
+ * create each test's own organization, user, project and keys. With GROUPD_TEST_EVENTS=clickhouse
+ * events go to a fresh database in the ClickHouse at GROUPD_TEST_CLICKHOUSE_URL.
  */
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
@@ -10,11 +11,16 @@ import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { buildApp } from '../../src/app.ts'
-import type { RateLimitConfig } from '../../src/config.ts'
+import { clickhouseConfig, type RateLimitConfig } from '../../src/config.ts'
 import { Database } from '../../src/db/database.ts'
 import type { Engine } from '../../src/db/dialect.ts'
 import { migrate } from '../../src/db/migrate.ts'
-import type { MembershipLevel, Organization, Project, User } from '../../src/db/schema.ts'
+import type { EventsTable, MembershipLevel, Organization, Project, User } from '../../src/db/schema.ts'
+import { ClickHouse, identifier } from '../../src/events/clickhouse.ts'
+import { ClickHouseEventsStore } from '../../src/events/clickhouse-store.ts'
+import { openEventsStore } from '../../src/events/open.ts'
+import { SqlEventsStore } from '../../src/events/sql-store.ts'
+import type { EventsStore } from '../../src/events/store.ts'
 import { createPersonalApiKey } from '../../src/tenancy/keys.ts'
 import { createOrganization } from '../../src/tenancy/organizations.ts'
 import { createProject } from '../../src/tenancy/projects.ts'
@@ -22,9 +28,14 @@ import { addMembership, createUser } from '../../src/tenancy/users.ts'
 
 export const ENGINE: Engine = process.env.GROUPD_TEST_ENGINE === 'postgres' ? 'postgres' : 'sqlite'
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+export type EventsEngine = 'sql' | 'clickhouse'
+export const EVENTS: EventsEngine = process.env.GROUPD_TEST_EVENTS === 'clickhouse' ? 'clickhouse' : 'sql'
+export const CLICKHOUSE_URL = process.env.GROUPD_TEST_CLICKHOUSE_URL ?? 'http://127.0.0.1:8123'
 
 export interface TestDatabase {
   database: Database
+  /** The events store the app uses (the SQL one, or ClickHouse). */
+  events: EventsStore
   /** Environment that points a child groupd process at the same database. */
   env: Record<string, string>
   cleanup(): Promise<void>
@@ -36,7 +47,53 @@ function withSearchPath(url: string, schema: string): string {
   return u.toString()
 }
 
-export async function openTestDatabase(engine: Engine = ENGINE): Promise<TestDatabase> {
+/** Which ClickHouse server (and cluster) a test's events go to. */
+export interface ClickHouseTarget {
+  url: string
+  cluster?: string
+}
+
+/** A fresh ClickHouse database for one test database, dropped by cleanup. */
+async function testClickHouse(database: Database, target: ClickHouseTarget) {
+  const url = `${target.url.replace(/\/+$/, '')}/groupd_test_${randomBytes(6).toString('hex')}`
+  const config = clickhouseConfig({ GROUPD_CLICKHOUSE_URL: url, GROUPD_CLICKHOUSE_CLUSTER: target.cluster })
+  if (!config) throw new Error('no ClickHouse configuration')
+  const { store } = await openEventsStore(config, database)
+  return {
+    store,
+    env: {
+      GROUPD_CLICKHOUSE_URL: url,
+      ...(config.cluster ? { GROUPD_CLICKHOUSE_CLUSTER: config.cluster } : {}),
+    },
+    async drop() {
+      await store.close()
+      const admin = ClickHouse.open(config)
+      await admin.command(`DROP DATABASE IF EXISTS ${identifier(config.database)}${admin.onCluster}`)
+      await admin.close()
+    },
+  }
+}
+
+export async function openTestDatabase(
+  engine: Engine = ENGINE,
+  events: EventsEngine = EVENTS,
+  target: ClickHouseTarget = { url: CLICKHOUSE_URL },
+): Promise<TestDatabase> {
+  const base = await openSqlTestDatabase(engine)
+  if (events === 'sql') return { ...base, events: new SqlEventsStore(base.database) }
+  const clickhouse = await testClickHouse(base.database, target)
+  return {
+    ...base,
+    events: clickhouse.store,
+    env: { ...base.env, ...clickhouse.env },
+    async cleanup() {
+      await clickhouse.drop()
+      await base.cleanup()
+    },
+  }
+}
+
+async function openSqlTestDatabase(engine: Engine): Promise<Omit<TestDatabase, 'events'>> {
   if (engine === 'sqlite') {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'groupd-test-'))
     const database = Database.sqlite(dir)
@@ -77,12 +134,18 @@ export interface TestServer extends TestDatabase {
 }
 
 export async function startServer(
-  options: { trustProxy?: boolean; rateLimit?: RateLimitConfig; engine?: Engine } = {},
+  options: {
+    trustProxy?: boolean
+    rateLimit?: RateLimitConfig
+    engine?: Engine
+    events?: EventsEngine
+    clickhouse?: ClickHouseTarget
+  } = {},
 ): Promise<TestServer> {
-  const { engine, ...appOptions } = options
-  const testDb = await openTestDatabase(engine)
+  const { engine, events, clickhouse, ...appOptions } = options
+  const testDb = await openTestDatabase(engine, events, clickhouse)
   await migrate(testDb.database)
-  const app = await buildApp({ database: testDb.database, ...appOptions })
+  const app = await buildApp({ database: testDb.database, events: testDb.events, ...appOptions })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   if (!address || typeof address === 'string') throw new Error('no address')
@@ -202,3 +265,24 @@ export const envelope = (type: string, code: string, detail: string, attr: strin
 export const notFoundBody = (detail = 'Not found.') => envelope('invalid_request', 'not_found', detail)
 export const permissionDeniedBody = (detail: string) =>
   envelope('authentication_error', 'permission_denied', detail)
+
+/** A project's stored events, each once, oldest first, in the SQL table's shape, from either store. */
+export async function storedEvents(
+  testDb: TestDatabase,
+  projectId: number,
+): Promise<Omit<EventsTable, 'created_at'>[]> {
+  if (!(testDb.events instanceof ClickHouseEventsStore)) {
+    return testDb.database.db
+      .selectFrom('events')
+      .selectAll()
+      .where('project_id', '=', projectId)
+      .orderBy('timestamp')
+      .execute()
+  }
+  const ch = testDb.events.clickhouse
+  const { rows } = await ch.query<Omit<EventsTable, 'timestamp'> & { time_ms: number }>(
+    `SELECT project_id, toString(uuid) AS uuid, event, distinct_id, properties, time_ms, group_0, group_1, group_2, group_3, group_4
+     FROM ${ch.table('events')} WHERE project_id = ${projectId} AND is_primary = 1 ORDER BY time_ms, uuid LIMIT 1 BY uuid`,
+  )
+  return rows.map(({ time_ms, ...row }) => ({ ...row, timestamp: new Date(time_ms).toISOString() }))
+}

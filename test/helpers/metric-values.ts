@@ -1,11 +1,9 @@
 /** Fixtures for metric-value tests: events with chosen times and properties, metrics, evaluation at a fixed now. */
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import type { Database } from '../../src/db/database.ts'
-import { SqlEventsStore } from '../../src/events/sql-store.ts'
 import { listProjectMetrics, type Metric } from '../../src/group-usage-metrics/store.ts'
 import { type UsageMetric, usageMetrics } from '../../src/query/usage-metrics.ts'
-import { client, type Tenant } from './harness.ts'
+import { client, type Tenant, type TestDatabase } from './harness.ts'
 
 export const DAY = 86_400_000
 
@@ -50,7 +48,7 @@ export async function createMetric(url: string, t: Tenant, input: MetricInput, i
 
 /** The service evaluated at a fixed `now` against the real database (the endpoint uses the clock). */
 export async function valuesAt(
-  database: Database,
+  { database, events }: Pick<TestDatabase, 'database' | 'events'>,
   t: Tenant,
   now: number,
   target: { index?: number; key?: string } = {},
@@ -58,7 +56,7 @@ export async function valuesAt(
 ): Promise<UsageMetric[]> {
   const metrics = await listProjectMetrics(database.db, t.project.id)
   return usageMetrics(
-    new SqlEventsStore(database),
+    events,
     { projectId: t.project.id, groupTypeIndex: target.index ?? 0, groupKey: target.key ?? 'acme' },
     metrics,
     testAccountFilters,

@@ -23,6 +23,8 @@ export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   delete base.DATABASE_URL
   delete base.GROUPD_DATA_DIR
   delete base.GROUPD_TRUST_PROXY
+  delete base.GROUPD_CLICKHOUSE_URL
+  delete base.GROUPD_CLICKHOUSE_CLUSTER
   return { ...base, GROUPD_LOG_LEVEL: 'warn', GROUPD_RATE_LIMIT: 'off', ...env }
 }
 

@@ -1,0 +1,89 @@
+/**
+ * ClickHouse's own ordered, forward-only migrations, recorded in `groupd_migrations` inside
+ * groupd's ClickHouse database and applied by `groupd migrate` and on serve. Every statement is
+ * idempotent (IF NOT EXISTS), so processes starting at once may both run one harmlessly.
+ *
+ * With a cluster, each table is a local table on every shard (`<name>_local`, ON CLUSTER) and a
+ * Distributed table `<name>` over them, sharded by a hash of (project, group key): one group's
+ * events and snapshots live on one shard. Without one, `<name>` is the MergeTree table itself.
+ */
+import { type ClickHouse, identifier } from './clickhouse.ts'
+
+interface ClickHouseMigration {
+  name: string
+  up(ch: ClickHouse): Promise<void>
+}
+
+/** A MergeTree table, plus its Distributed table on a cluster, under the name callers use. */
+async function createTable(ch: ClickHouse, name: string, columns: string, engine: string): Promise<void> {
+  const local = ch.cluster ? `${name}_local` : name
+  await ch.command(
+    `CREATE TABLE IF NOT EXISTS ${ch.table(local)}${ch.onCluster} (${columns}) ENGINE = ${engine}`,
+  )
+  if (ch.cluster) {
+    await ch.command(
+      `CREATE TABLE IF NOT EXISTS ${ch.table(name)}${ch.onCluster} AS ${ch.table(local)} ` +
+        `ENGINE = Distributed(${identifier(ch.cluster)}, ${identifier(ch.database)}, ${identifier(local)}, cityHash64(project_id, group_key))`,
+    )
+  }
+}
+
+/**
+ * The filter language's view of a properties object (events/properties.ts): parallel arrays, with
+ * NaN for "not a number / not a datetime" (JSON null parses as NaN). No Nullable inside arrays:
+ * 18.16 crashes filling them for the unmatched rows of a LEFT JOIN.
+ */
+const PROPERTY_COLUMNS = `prop_keys Array(String), prop_values Array(String),
+  prop_numbers Array(Float64), prop_times Array(Float64)`
+
+export const clickhouseMigrations: ClickHouseMigration[] = [
+  {
+    name: '001-events-and-groups',
+    async up(ch) {
+      // One row per (event, group it belongs to), ordered by group and time, so a metric query for
+      // a group reads that group's rows only. An event without groups has one row under
+      // group_type_index 255; is_primary marks the one row to read for "each event once". Rows
+      // with the same uuid are one event: reads keep one (LIMIT 1 BY uuid), merges drop the rest.
+      await createTable(
+        ch,
+        'events',
+        `project_id UInt64, group_type_index UInt8, group_key String, is_primary UInt8,
+        uuid UUID, event String, distinct_id String,
+        timestamp DateTime('UTC'), time_ms Int64,
+        group_0 Nullable(String), group_1 Nullable(String), group_2 Nullable(String),
+        group_3 Nullable(String), group_4 Nullable(String),
+        properties String, ${PROPERTY_COLUMNS}`,
+        'ReplacingMergeTree PARTITION BY toYYYYMM(timestamp) ORDER BY (project_id, group_type_index, group_key, timestamp, uuid)',
+      )
+      // Full property snapshots of groups after each $groupidentify; the newest version wins.
+      await createTable(
+        ch,
+        'groups',
+        `project_id UInt64, group_type_index UInt8, group_key String, properties String,
+        ${PROPERTY_COLUMNS}, version UInt64`,
+        'ReplacingMergeTree(version) ORDER BY (project_id, group_type_index, group_key)',
+      )
+    },
+  },
+]
+
+export async function migrateClickHouse(ch: ClickHouse): Promise<string[]> {
+  await ch.command(`CREATE DATABASE IF NOT EXISTS ${identifier(ch.database)}${ch.onCluster}`)
+  await ch.command(
+    `CREATE TABLE IF NOT EXISTS ${ch.table('groupd_migrations')} (name String, applied_at DateTime('UTC')) ENGINE = MergeTree ORDER BY name`,
+  )
+  const { rows } = await ch.query<{ name: string }>(
+    `SELECT DISTINCT name FROM ${ch.table('groupd_migrations')}`,
+  )
+  const applied = new Set(rows.map((r) => r.name))
+  const ran: string[] = []
+  for (const migration of clickhouseMigrations) {
+    if (applied.has(migration.name)) continue
+    await migration.up(ch)
+    await ch.insert('groupd_migrations', [
+      { name: migration.name, applied_at: Math.floor(Date.now() / 1000) },
+    ])
+    ran.push(migration.name)
+  }
+  return ran
+}

@@ -1,0 +1,189 @@
+/**
+ * The events store on ClickHouse (tables in clickhouse-migrations.ts). An event is written once per
+ * group it belongs to, so a metric query reads one group's rows by the sort key; properties are
+ * written with their filter-language view (properties.ts). Reads keep one row per uuid (LIMIT 1 BY
+ * uuid) before summing, so a retried batch is counted once even before ClickHouse merges parts.
+ */
+import type { EventsTable } from '../db/schema.ts'
+import { compileClickHouse, number } from '../query/compile-clickhouse.ts'
+import { type Expr, eventNames, GROUP_COLUMNS, groupIndexes } from '../query/filters.ts'
+import { type ClickHouse, literal } from './clickhouse.ts'
+import { InsertBatcher } from './insert-batcher.ts'
+import { flattenProperties } from './properties.ts'
+import type {
+  EventListQuery,
+  EventsStore,
+  GroupSnapshot,
+  MetricBucket,
+  MetricBucketsQuery,
+  MetricSeries,
+  StoredEvent,
+} from './store.ts'
+
+/** group_type_index of the one row of an event that belongs to no group. */
+export const NO_GROUP = 255
+/** DateTime's range; the exact time is time_ms, the DateTime only orders and partitions. */
+const MIN_SECONDS = 0
+const MAX_SECONDS = 4_294_967_295
+
+const seconds = (ms: number) => Math.min(MAX_SECONDS, Math.max(MIN_SECONDS, Math.floor(ms / 1000)))
+
+/** The ClickHouse rows of one event: one per group it belongs to, or one under NO_GROUP. */
+export function eventRows(event: EventsTable): object[] {
+  const timeMs = Date.parse(event.timestamp)
+  const common = {
+    project_id: event.project_id,
+    uuid: event.uuid,
+    event: event.event,
+    distinct_id: event.distinct_id,
+    timestamp: seconds(timeMs),
+    time_ms: timeMs,
+    group_0: event.group_0,
+    group_1: event.group_1,
+    group_2: event.group_2,
+    group_3: event.group_3,
+    group_4: event.group_4,
+    properties: event.properties,
+    ...flattenProperties(JSON.parse(event.properties)),
+  }
+  const memberships = GROUP_COLUMNS.flatMap((column, index) => {
+    const key = event[column]
+    return key === null ? [] : [{ group_type_index: index, group_key: key }]
+  })
+  if (memberships.length === 0) memberships.push({ group_type_index: NO_GROUP, group_key: '' })
+  return memberships.map((m, i) => ({ ...common, ...m, is_primary: i === 0 ? 1 : 0 }))
+}
+
+export class ClickHouseEventsStore implements EventsStore {
+  private readonly events: InsertBatcher
+  private readonly groups: InsertBatcher
+
+  constructor(readonly clickhouse: ClickHouse) {
+    this.events = new InsertBatcher((rows) => clickhouse.insert('events', rows))
+    this.groups = new InsertBatcher((rows) => clickhouse.insert('groups', rows))
+  }
+
+  async insert(_tx: unknown, events: EventsTable[], groups: GroupSnapshot[]): Promise<void> {
+    const snapshots = groups.map((g) => ({ ...g, ...flattenProperties(JSON.parse(g.properties)) }))
+    await Promise.all([this.events.insert(events.flatMap(eventRows)), this.groups.insert(snapshots)])
+  }
+
+  ping(): Promise<void> {
+    return this.clickhouse.ping()
+  }
+
+  close(): Promise<void> {
+    return this.clickhouse.close()
+  }
+
+  async metricBuckets(query: MetricBucketsQuery): Promise<MetricBucket[]> {
+    if (query.series.length === 0) return []
+    const { rows } = await this.clickhouse.query<Record<string, string | number | null>>(
+      this.metricSql(query),
+    )
+    return rows.map((row) => ({
+      day: String(row.day),
+      late: Number(row.late) === 1,
+      sums: query.series.map((_, i) => Number(row[`s${i}`] ?? 0)),
+    }))
+  }
+
+  /** One scan of the target group's rows over the widest window, summed per UTC day half. */
+  metricSql(query: MetricBucketsQuery): string {
+    const sums = query.series.map(
+      (series, i) =>
+        `sumIf(${seriesValue(series)}, time_ms >= ${series.since} AND ${compileClickHouse(series.expr)}) AS s${i}`,
+    )
+    const earliest = Math.min(...query.series.map((s) => s.since))
+    const target = `project_id = ${query.projectId} AND group_type_index = ${query.groupTypeIndex} AND group_key = ${literal(query.groupKey)}`
+    const range = `timestamp >= toDateTime(${seconds(earliest)}) AND timestamp <= toDateTime(${seconds(query.now) + 1}) AND time_ms <= ${query.now}`
+    const source = this.source(
+      `${target} AND ${range}${eventNameFilter(query.series)}`,
+      query.series.map((s) => s.expr),
+      query.projectId,
+      (n) =>
+        n === query.groupTypeIndex
+          ? `group_key = ${literal(query.groupKey)}`
+          : `group_key GLOBAL IN (SELECT group_${n} FROM ${this.clickhouse.table('events')} WHERE ${target} AND ${range})`,
+    )
+    // The day half: whether the time of day is at or after now's, where every window boundary falls.
+    const late = `modulo(time_ms, ${DAY_MS}) >= ${((query.now % DAY_MS) + DAY_MS) % DAY_MS}`
+    return `SELECT toString(toDate(timestamp)) AS day, ${late} AS late, ${sums.join(', ')} FROM (${source}) GROUP BY day, late /* groupd:metric-buckets */`
+  }
+
+  async listEvents(query: EventListQuery): Promise<StoredEvent[]> {
+    const where = [`project_id = ${query.projectId}`, 'is_primary = 1']
+    if (query.event !== undefined) where.push(`event = ${literal(query.event)}`)
+    if (query.before) where.push(`time_ms < ${Date.parse(query.before)}`)
+    if (query.after) where.push(`time_ms > ${Date.parse(query.after)}`)
+    if (query.cursor) {
+      const t = Date.parse(query.cursor.timestamp)
+      where.push(`(time_ms < ${t} OR (time_ms = ${t} AND uuid < ${literal(query.cursor.uuid)}))`)
+    }
+    const source = this.source(
+      where.join(' AND '),
+      [query.expr],
+      query.projectId,
+      (n) =>
+        `group_key GLOBAL IN (SELECT group_${n} FROM ${this.clickhouse.table('events')} WHERE project_id = ${query.projectId})`,
+    )
+    const { rows } = await this.clickhouse.query<{
+      uuid: string
+      event: string
+      distinct_id: string
+      properties: string
+      time_ms: number | string
+    }>(
+      `SELECT uuid, event, distinct_id, properties, time_ms FROM (${source}) WHERE ${compileClickHouse(query.expr)} ` +
+        `ORDER BY time_ms DESC, uuid DESC LIMIT ${Math.max(0, Math.floor(query.limit))} /* groupd:events-list */`,
+    )
+    return rows.map((r) => ({
+      uuid: r.uuid,
+      event: r.event,
+      distinct_id: r.distinct_id,
+      properties: JSON.parse(r.properties),
+      timestamp: new Date(Number(r.time_ms)).toISOString(),
+    }))
+  }
+
+  /**
+   * The event rows matching `where`, one per uuid, with the current properties of the groups that
+   * group-property filters read joined as gN_* columns (`keys` picks which groups' snapshots).
+   */
+  private source(where: string, exprs: Expr[], projectId: number, keys: (index: number) => string): string {
+    const indexes = [...new Set(exprs.flatMap((e) => [...groupIndexes(e)]))].sort()
+    let source =
+      `SELECT uuid, timestamp, time_ms, event, distinct_id, properties, ${GROUP_COLUMNS.join(', ')}, ` +
+      `prop_keys, prop_values, prop_numbers, prop_times${indexes.map((n) => `, ifNull(concat('=', group_${n}), '') AS j${n}`).join('')} ` +
+      `FROM ${this.clickhouse.table('events')} WHERE ${where} LIMIT 1 BY uuid`
+    // 18.16 allows one JOIN per SELECT: one level per group type whose properties are read.
+    for (const n of indexes) {
+      const snapshot =
+        `SELECT concat('=', group_key) AS j${n}, argMax(prop_keys, version) AS g${n}_keys, ` +
+        `argMax(prop_values, version) AS g${n}_values, argMax(prop_numbers, version) AS g${n}_numbers, ` +
+        `argMax(prop_times, version) AS g${n}_times FROM ${this.clickhouse.table('groups')} ` +
+        `WHERE project_id = ${projectId} AND group_type_index = ${n} AND ${keys(n)} GROUP BY group_key`
+      source = `SELECT * FROM (${source}) ANY LEFT JOIN (${snapshot}) USING j${n}`
+    }
+    return source
+  }
+}
+
+const DAY_MS = 86_400_000
+
+/** 1 per matching event for a count, the property's number for a sum (NULL adds nothing). */
+function seriesValue(series: MetricSeries): string {
+  return series.sumProperty === null ? '1' : number({ source: 'event', key: series.sumProperty })
+}
+
+/** When every series names its events, only those events are read at all. */
+function eventNameFilter(series: MetricSeries[]): string {
+  const names = new Set<string>()
+  for (const s of series) {
+    const own = eventNames(s.expr)
+    if (own === null) return ''
+    for (const name of own) names.add(name)
+  }
+  if (names.size === 0) return ' AND 0'
+  return ` AND event IN (${[...names].map(literal).join(', ')})`
+}

@@ -1,0 +1,136 @@
+/**
+ * The ClickHouse connection: @clickhouse/client over HTTP, written to what ClickHouse 18.16 accepts
+ * (and current releases too). 18.16 has no query parameters, so every value reaches SQL through
+ * `literal()`, the one escaping function, and every name through `identifier()`. Connection
+ * failures become StoreUnavailableError here, so callers answer 503 like for the SQL database.
+ */
+import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client'
+import type { ClickHouseConfig } from '../config.ts'
+import { isUnavailable, StoreUnavailableError } from '../db/errors.ts'
+
+/** How long one request to ClickHouse may take before the store counts as unavailable. */
+const REQUEST_TIMEOUT_MS = 30_000
+
+export interface ClickHouseOptions {
+  /** Longer for bulk work (loading test data), never for requests. */
+  requestTimeoutMs?: number
+}
+
+/**
+ * A string as a ClickHouse string literal: backslash and quote escaped, control characters as
+ * \xHH, everything else (any Unicode) as is.
+ */
+export function literal(value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
+  const escaped = value.replace(/[\\'\x00-\x1f\x7f]/g, (c) =>
+    c === '\\' || c === "'" ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  )
+  return `'${escaped}'`
+}
+
+/** A finite number as a ClickHouse literal (Float64 when it has a fraction or exponent). */
+export function numberLiteral(value: number): string {
+  if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`)
+  return `(${String(value)})`
+}
+
+/** A database, table or cluster name in backquotes; names are checked by config, never user input. */
+export function identifier(name: string): string {
+  return `\`${name.replace(/[\\`]/g, (c) => `\\${c}`)}\``
+}
+
+export interface QueryStatistics {
+  elapsed: number
+  rows_read: number
+  bytes_read: number
+}
+
+/** ClickHouse error codes that mean "try again shortly": too many parts (252), shutting down (291). */
+const TRANSIENT_CODES = new Set([252, 291])
+
+/**
+ * Unreachable (the socket errors the SQL database's check knows), timed out, or refusing for now.
+ * 18.16's errors are plain Errors whose message starts with `Code: N`.
+ */
+function isTransient(error: unknown): boolean {
+  if (isUnavailable(error)) return true
+  const message = (error as { message?: string })?.message ?? ''
+  const code = /^Code: (\d+)/.exec(message)?.[1]
+  return (
+    (code !== undefined && TRANSIENT_CODES.has(Number(code))) ||
+    /^Timeout error|socket hang up/i.test(message)
+  )
+}
+
+export class ClickHouse {
+  private constructor(
+    private readonly client: ClickHouseClient,
+    readonly database: string,
+    readonly cluster: string | null,
+  ) {}
+
+  static open(config: ClickHouseConfig, options: ClickHouseOptions = {}): ClickHouse {
+    const client = createClient({
+      url: config.url,
+      username: config.username,
+      password: config.password,
+      request_timeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      log: { level: ClickHouseLogLevel.OFF },
+      // 64-bit integers as JSON numbers (18.16 quotes them by default).
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+    })
+    return new ClickHouse(client, config.database, config.cluster)
+  }
+
+  /** A table of groupd's database, qualified and quoted. */
+  table(name: string): string {
+    return `${identifier(this.database)}.${identifier(name)}`
+  }
+
+  /** ` ON CLUSTER c` for DDL when a cluster is configured. */
+  get onCluster(): string {
+    return this.cluster ? ` ON CLUSTER ${identifier(this.cluster)}` : ''
+  }
+
+  async command(query: string): Promise<void> {
+    await this.call(() => this.client.command({ query }))
+  }
+
+  async query<T>(query: string): Promise<{ rows: T[]; statistics: QueryStatistics }> {
+    return this.call(async () => {
+      const result = await this.client.query({ query, format: 'JSON' })
+      const body = await result.json<T>()
+      return { rows: body.data, statistics: body.statistics as QueryStatistics }
+    })
+  }
+
+  /** Rows in JSONEachRow; resolves once ClickHouse has written them (on every shard). */
+  async insert(table: string, values: object[]): Promise<void> {
+    if (values.length === 0) return
+    await this.call(() =>
+      this.client.insert({
+        table: this.table(table),
+        values,
+        format: 'JSONEachRow',
+        clickhouse_settings: this.cluster ? { insert_distributed_sync: 1 } : {},
+      }),
+    )
+  }
+
+  async ping(): Promise<void> {
+    await this.query('SELECT 1')
+  }
+
+  close(): Promise<void> {
+    return this.client.close()
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (error) {
+      if (isTransient(error)) throw new StoreUnavailableError('ClickHouse is unavailable', { cause: error })
+      throw error
+    }
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * What only the ClickHouse events store has to prove (runs in the ClickHouse pass of
+ * scripts/test.sh): the one escaping function round-trips any string, a retried batch is counted
+ * once while its duplicate rows are still unmerged, an unreachable ClickHouse answers 503 and
+ * rolls the request back, and SIGKILL while capturing loses nothing acknowledged.
+ */
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import fc from 'fast-check'
+import { buildApp } from '../src/app.ts'
+import { migrate } from '../src/db/migrate.ts'
+import { ClickHouse, literal } from '../src/events/clickhouse.ts'
+import { ClickHouseEventsStore } from '../src/events/clickhouse-store.ts'
+import { sendCapture } from './helpers/capture.ts'
+import {
+  client,
+  createTenant,
+  ENGINE,
+  EVENTS,
+  openTestDatabase,
+  startServer,
+  type Tenant,
+  type TestServer,
+} from './helpers/harness.ts'
+import { createMetric, valuesAt } from './helpers/metric-values.ts'
+import { freePort, startServerProcess } from './helpers/processes.ts'
+
+const skip = EVENTS === 'clickhouse' ? false : 'ClickHouse pass only (GROUPD_TEST_EVENTS=clickhouse)'
+
+function clickhouseOf(server: { events: unknown }): ClickHouse {
+  assert.ok(server.events instanceof ClickHouseEventsStore)
+  return server.events.clickhouse
+}
+
+const batchOf = (uuids: string[], group = 'acme') =>
+  uuids.map((uuid) => ({ event: 'x', distinct_id: 'u', uuid, properties: { $groups: { company: group } } }))
+
+describe('ClickHouse events store', { skip }, () => {
+  let server: TestServer
+  before(async () => {
+    server = await startServer()
+  })
+  after(() => server?.close())
+
+  it('literal() round-trips any string through ClickHouse (fast-check)', async () => {
+    const ch = clickhouseOf(server)
+    const text = fc.oneof(
+      fc.string({ unit: 'binary' }),
+      fc.string({
+        unit: fc.constantFrom("'", '\\', '\0', '\n', '\r', '\t', '"', '`', '?', '{', 'x', 'é', '🎉'),
+      }),
+    )
+    await fc.assert(
+      fc.asyncProperty(fc.array(text, { minLength: 1, maxLength: 40 }), async (values) => {
+        const { rows } = await ch.query<{ v: string[] }>(`SELECT [${values.map(literal).join(', ')}] AS v`)
+        assert.deepEqual(rows[0]?.v, values)
+      }),
+      { numRuns: 60, seed: 20261130 },
+    )
+  })
+
+  it('a retried batch is counted once, before any merge removed its duplicate rows', async () => {
+    const ch = clickhouseOf(server)
+    await ch.command(`SYSTEM STOP MERGES ${ch.table('events')}`)
+    try {
+      const t = await createTenant(server.database)
+      await createMetric(server.url, t, { name: 'xs', filters: { events: [{ id: 'x' }] } })
+      const batch = batchOf(Array.from({ length: 20 }, () => randomUUID()))
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const res = await sendCapture(server.url, '/batch/', { api_key: t.project.api_token, batch })
+        assert.equal(res.status, 200)
+      }
+      const { rows } = await ch.query<{ n: number }>(
+        `SELECT count() AS n FROM ${ch.table('events')} WHERE project_id = ${t.project.id}`,
+      )
+      assert.equal(rows[0]?.n, 60, 'the three copies are all stored, unmerged')
+      assert.equal((await valuesAt(server, t, Date.now()))[0]?.value, 20)
+    } finally {
+      await ch.command(`SYSTEM START MERGES ${ch.table('events')}`)
+    }
+  })
+
+  it('concurrent captures share INSERTs (fewer parts than requests), each acknowledged with its rows stored', {
+    skip: ENGINE === 'sqlite' ? 'SQLite runs one capture transaction at a time' : false,
+  }, async () => {
+    const ch = clickhouseOf(server)
+    const parts = async () =>
+      (
+        await ch.query<{ n: number }>(
+          `SELECT count() AS n FROM system.parts WHERE database = ${literal(ch.database)} AND table = 'events' AND active`,
+        )
+      ).rows[0]?.n ?? 0
+    await ch.command(`SYSTEM STOP MERGES ${ch.table('events')}`)
+    try {
+      const t = await createTenant(server.database)
+      const before = await parts()
+      const batches = Array.from({ length: 40 }, () =>
+        batchOf(Array.from({ length: 10 }, () => randomUUID())),
+      )
+      const statuses = await Promise.all(
+        batches.map(
+          async (batch) =>
+            (await sendCapture(server.url, '/batch/', { api_key: t.project.api_token, batch })).status,
+        ),
+      )
+      assert.deepEqual(new Set(statuses), new Set([200]))
+      const added = (await parts()) - before
+      assert.ok(added < 40, `${added} parts for 40 requests`)
+      const { rows } = await ch.query<{ n: number }>(
+        `SELECT uniqExact(uuid) AS n FROM ${ch.table('events')} WHERE project_id = ${t.project.id}`,
+      )
+      assert.equal(rows[0]?.n, 400)
+    } finally {
+      await ch.command(`SYSTEM START MERGES ${ch.table('events')}`)
+    }
+  })
+})
+
+describe('ClickHouse unreachable', { skip }, () => {
+  it('capture answers 503 with Retry-After, rolls its metadata back; /_ready is 503', async () => {
+    const testDb = await openTestDatabase()
+    await migrate(testDb.database)
+    const down = new ClickHouseEventsStore(
+      ClickHouse.open({
+        url: `http://127.0.0.1:${await freePort()}`,
+        username: 'default',
+        password: '',
+        database: 'groupd',
+        cluster: null,
+      }),
+    )
+    const app = await buildApp({ database: testDb.database, events: down })
+    try {
+      const t = await createTenant(testDb.database)
+      const res = await app.inject({
+        method: 'POST',
+        url: '/batch/',
+        payload: { api_key: t.project.api_token, batch: batchOf([randomUUID()], 'new-co') },
+      })
+      assert.equal(res.statusCode, 503, res.body)
+      assert.equal(res.headers['retry-after'], '5')
+      assert.equal(res.json().code, 'database_unavailable')
+      const ready = await app.inject({ method: 'GET', url: '/_ready' })
+      assert.equal(ready.statusCode, 503)
+      assert.equal(ready.headers['retry-after'], '5')
+      const types = await app.inject({
+        method: 'GET',
+        url: `/api/projects/${t.project.id}/groups_types/`,
+        headers: { authorization: `Bearer ${t.key}` },
+      })
+      assert.deepEqual(types.json(), [], 'the group type of the refused batch was rolled back')
+    } finally {
+      await app.close()
+      await down.close()
+      await testDb.cleanup()
+    }
+  })
+})
+
+describe('SIGKILL while capturing into ClickHouse', { skip }, () => {
+  it('keeps every acknowledged event, each counted once, even when the batches are sent again', async () => {
+    const testDb = await openTestDatabase()
+    await migrate(testDb.database)
+    try {
+      const t: Tenant = await createTenant(testDb.database)
+      const acked: string[][] = []
+      for (let cycle = 0; cycle < 3; cycle++) {
+        const server = await startServerProcess(testDb.env)
+        let killed = false
+        const writer = async () => {
+          while (!killed) {
+            const uuids = Array.from({ length: 50 }, () => randomUUID())
+            try {
+              const res = await sendCapture(server.url, '/batch/', {
+                api_key: t.project.api_token,
+                batch: batchOf(uuids),
+              })
+              if (res.status === 200) acked.push(uuids)
+            } catch {
+              return // killed mid-request
+            }
+          }
+        }
+        const writers = [writer(), writer()]
+        await new Promise((r) => setTimeout(r, 300 + cycle * 200))
+        killed = true
+        server.child.kill('SIGKILL')
+        await server.exited
+        await Promise.all(writers)
+      }
+      assert.ok(acked.length > 0, 'some batches were acknowledged')
+      const server = await startServerProcess(testDb.env)
+      try {
+        // The SDK's retry of batches it may not have seen acknowledged: nothing is counted twice.
+        for (const uuids of acked.slice(-3)) {
+          const res = await sendCapture(server.url, '/batch/', {
+            api_key: t.project.api_token,
+            batch: batchOf(uuids),
+          })
+          assert.equal(res.status, 200)
+        }
+        const ch = clickhouseOf(testDb)
+        const ackedUuids = new Set(acked.flat())
+        const { rows } = await ch.query<{ uuid: string }>(
+          `SELECT DISTINCT toString(uuid) AS uuid FROM ${ch.table('events')} WHERE project_id = ${t.project.id}`,
+        )
+        const stored = new Set(rows.map((r) => r.uuid))
+        for (const uuid of ackedUuids) assert.ok(stored.has(uuid), `acknowledged event ${uuid} is missing`)
+        await createMetric(server.url, t, { name: 'xs', filters: { events: [{ id: 'x' }] } })
+        const res = await client(server.url, t.key).post(`/api/projects/${t.project.id}/query/`, {
+          body: { query: { kind: 'UsageMetricsQuery', group_type_index: 0, group_key: 'acme' } },
+        })
+        assert.equal(res.status, 200, res.text)
+        assert.equal(res.body.results[0].value, stored.size, 'each stored event counted once')
+      } finally {
+        await server.stop()
+      }
+    } finally {
+      await testDb.cleanup()
+    }
+  })
+})
