@@ -829,8 +829,6 @@ const M = `${P}/groups_types/{group_type_index}/metrics`
 const ROUTES: Route[] = [
   { method: 'GET', template: '/api/projects/', body: 'none' },
   { method: 'GET', template: `${P}/`, body: 'none' },
-  { method: 'PATCH', template: `${P}/`, body: 'none' },
-  { method: 'POST', template: `${P}/query/`, body: 'none' },
   { method: 'GET', template: `${P}/groups_types/`, body: 'none' },
   { method: 'DELETE', template: `${P}/groups_types/{group_type_index}/`, body: 'none' },
   { method: 'PATCH', template: `${P}/groups_types/update_metadata/`, body: 'metadata' },
