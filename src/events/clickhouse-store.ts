@@ -6,7 +6,8 @@
  */
 import type { EventsTable } from '../db/schema.ts'
 import { compileClickHouse, number } from '../query/compile-clickhouse.ts'
-import { type Expr, eventNames, GROUP_COLUMNS, groupIndexes } from '../query/filters.ts'
+import { DAY_MS } from '../query/dates.ts'
+import { anyEventNames, type Expr, GROUP_COLUMNS, groupIndexes } from '../query/filters.ts'
 import { type ClickHouse, literal } from './clickhouse.ts'
 import { InsertBatcher } from './insert-batcher.ts'
 import { flattenProperties } from './properties.ts'
@@ -169,8 +170,6 @@ export class ClickHouseEventsStore implements EventsStore {
   }
 }
 
-const DAY_MS = 86_400_000
-
 /** 1 per matching event for a count, the property's number for a sum (NULL adds nothing). */
 function seriesValue(series: MetricSeries): string {
   return series.sumProperty === null ? '1' : number({ source: 'event', key: series.sumProperty })
@@ -178,12 +177,8 @@ function seriesValue(series: MetricSeries): string {
 
 /** When every series names its events, only those events are read at all. */
 function eventNameFilter(series: MetricSeries[]): string {
-  const names = new Set<string>()
-  for (const s of series) {
-    const own = eventNames(s.expr)
-    if (own === null) return ''
-    for (const name of own) names.add(name)
-  }
+  const names = anyEventNames(series.map((s) => s.expr))
+  if (names === null) return ''
   if (names.size === 0) return ' AND 0'
   return ` AND event IN (${[...names].map(literal).join(', ')})`
 }

@@ -8,9 +8,10 @@ import { type RawBuilder, sql } from 'kysely'
 import type { Database, Executor } from '../db/database.ts'
 import type { EventsTable } from '../db/schema.ts'
 import { compileExpr, type Fragment, type SqlDialect } from '../query/compile.ts'
+import { DAY_MS } from '../query/dates.ts'
 import { postgresDialect } from '../query/dialect-postgres.ts'
 import { sqliteDialect } from '../query/dialect-sqlite.ts'
-import { type Expr, eventNames, groupIndexes } from '../query/filters.ts'
+import { anyEventNames, type Expr, groupIndexes } from '../query/filters.ts'
 import type {
   EventListQuery,
   EventsStore,
@@ -46,7 +47,6 @@ const ENGINES: Record<Database['engine'], EngineSql> = {
   },
 }
 
-const DAY_MS = 86_400_000
 const iso = (ms: number) => new Date(ms).toISOString()
 
 /** Rows per INSERT statement (SQLite allows 32,766 bound values; an event row binds 12). */
@@ -146,12 +146,8 @@ function groupJoins(exprs: Expr[]): RawBuilder<unknown> {
 
 /** When every series names its events, only those events are read at all. */
 function eventNameFilter(series: MetricSeries[]): RawBuilder<unknown> {
-  const names = new Set<string>()
-  for (const s of series) {
-    const own = eventNames(s.expr)
-    if (own === null) return sql``
-    for (const name of own) names.add(name)
-  }
+  const names = anyEventNames(series.map((s) => s.expr))
+  if (names === null) return sql``
   if (names.size === 0) return sql`AND 1 = 0`
   return sql`AND e.event IN (${sql.join([...names].map((n) => sql`${n}`))})`
 }

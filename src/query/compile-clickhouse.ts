@@ -9,9 +9,8 @@
  */
 import { DATETIME_TEXT, NUMERIC_TEXT } from '../db/functions.ts'
 import { literal, numberLiteral } from '../events/clickhouse.ts'
+import { DAY_MS } from './dates.ts'
 import type { Condition, EventColumn, Expr, Field } from './filters.ts'
-
-const DAY_MS = 86_400_000
 
 /** Where a property field's arrays are: the event's own, or its joined group's (gN_…). */
 function arrays(field: Exclude<Field, { source: 'column' }>): string {

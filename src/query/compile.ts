@@ -5,6 +5,7 @@
  * Every value, key and pattern reaches SQL as a bound parameter through Kysely's `sql` template.
  */
 import { type RawBuilder, sql } from 'kysely'
+import { DAY_MS } from './dates.ts'
 import type { Comparison, Condition, Expr, Field } from './filters.ts'
 
 export type Fragment = RawBuilder<unknown>
@@ -23,8 +24,6 @@ export interface SqlDialect {
   /** Text ordering by code point, whatever the database's collation. */
   textCompare(text: Fragment, cmp: Comparison, value: string): Fragment
 }
-
-const DAY_MS = 86_400_000
 
 const anyOf = (items: Fragment[]): Fragment =>
   items.length === 1 ? (items[0] as Fragment) : sql`(${sql.join(items, sql` OR `)})`

@@ -3,6 +3,8 @@
  * (minutes), `-6h`, `-1q`, `-1y`, resolved against the request's one `now` in UTC.
  */
 
+export const DAY_MS = 86_400_000
+
 const RELATIVE = /^-(\d{1,6})([hdwmqyM])$/
 
 /** Epoch ms of a relative date, or null when the text is not one. */
@@ -18,9 +20,9 @@ export function resolveDate(text: string, now: number): number | null {
     case 'h':
       return now - n * 3_600_000
     case 'd':
-      return now - n * 86_400_000
+      return now - n * DAY_MS
     case 'w':
-      return now - n * 7 * 86_400_000
+      return now - n * 7 * DAY_MS
     default: {
       const months = unit === 'm' ? n : unit === 'q' ? 3 * n : 12 * n
       const day = date.getUTCDate()

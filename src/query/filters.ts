@@ -401,6 +401,20 @@ export function groupIndexes(expr: Expr): Set<number> {
 }
 
 /**
+ * The event names any of the expressions can match, or null when one of them can match any event:
+ * lets a store read only those events before evaluating each expression per row.
+ */
+export function anyEventNames(exprs: Expr[]): Set<string> | null {
+  const names = new Set<string>()
+  for (const expr of exprs) {
+    const own = eventNames(expr)
+    if (own === null) return null
+    for (const name of own) names.add(name)
+  }
+  return names
+}
+
+/**
  * The event names an expression can match, or null when it can match any event: lets a query
  * narrow its scan to those names before evaluating the rest per row.
  */

@@ -6,9 +6,8 @@
  */
 import type { EventsStore, MetricSeries } from '../events/store.ts'
 import type { Metric } from '../group-usage-metrics/store.ts'
+import { DAY_MS } from './dates.ts'
 import { and, type Expr, FilterError, parseMetricFilters, parseProperties } from './filters.ts'
-
-const DAY_MS = 86_400_000
 
 export interface UsageMetric {
   change_from_previous_pct: number | null
