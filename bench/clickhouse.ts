@@ -21,7 +21,7 @@ import type { Database } from '../src/db/database.ts'
 import { uuidv7 } from '../src/db/ids.ts'
 import { ClickHouse, identifier } from '../src/events/clickhouse.ts'
 import { migrateClickHouse } from '../src/events/clickhouse-migrations.ts'
-import { ClickHouseEventsStore, eventRows } from '../src/events/clickhouse-store.ts'
+import { ClickHouseEventsStore, EVENT_COLUMNS, encodeEvents } from '../src/events/clickhouse-store.ts'
 import { listProjectMetrics } from '../src/group-usage-metrics/store.ts'
 import { metricSeries } from '../src/query/usage-metrics.ts'
 import {
@@ -145,23 +145,24 @@ async function postgresActivity(database: Database): Promise<PostgresActivity> {
   return rows[0] as PostgresActivity
 }
 
-/** The rows groupd writes for one capture batch (the bench's captureBatch), ready for JSONEachRow. */
-function directRows(projectId: number): object[] {
+/** The rows groupd writes for one capture batch (the bench's captureBatch), encoded as it does. */
+function directRows(projectId: number): Buffer {
   const now = new Date().toISOString()
-  return Array.from({ length: EVENTS_PER_BATCH }, (_, i) => {
+  const events = Array.from({ length: EVENTS_PER_BATCH }, (_, i) => {
     const groups = { company: `acme-${i % 7}`, workspace: `ws-${i % 3}` }
-    return eventRows({
+    const properties = {
+      $groups: groups,
+      $browser: 'Firefox',
+      i,
+      $group_0: groups.company,
+      $group_1: groups.workspace,
+    }
+    const row = {
       project_id: projectId,
       uuid: uuidv7(),
       event: 'report viewed',
       distinct_id: `user-${i % 10}`,
-      properties: JSON.stringify({
-        $groups: groups,
-        $browser: 'Firefox',
-        i,
-        $group_0: groups.company,
-        $group_1: groups.workspace,
-      }),
+      properties: JSON.stringify(properties),
       timestamp: now,
       created_at: now,
       group_0: groups.company,
@@ -169,8 +170,10 @@ function directRows(projectId: number): object[] {
       group_2: null,
       group_3: null,
       group_4: null,
-    })
-  }).flat()
+    }
+    return { row, properties }
+  })
+  return encodeEvents(events).data
 }
 
 /** The same rows straight into ClickHouse, 100 events per INSERT, 4 INSERTs in flight. */
@@ -179,7 +182,7 @@ async function directInsert(ch: ClickHouse, projectId: number): Promise<number> 
   let batches = 0
   const worker = async () => {
     while (Date.now() < deadline) {
-      await ch.insert('events', directRows(projectId))
+      await ch.insertRowBinary('events', EVENT_COLUMNS, directRows(projectId))
       batches++
     }
   }
@@ -331,7 +334,7 @@ async function queryRows(pgOk: boolean): Promise<Row[]> {
   try {
     const server = await groupd({ ...env, GROUPD_CLICKHOUSE_URL: bench.url })
     await defineMetrics(server.url, key, projectId)
-    const store = new ClickHouseEventsStore(bench.ch)
+    const store = new ClickHouseEventsStore(bench.ch, 0)
     const series = (await listProjectMetrics(database.db, projectId)).flatMap((m) => {
       const s = metricSeries(m, [], Date.now())
       return 'series' in s ? [s.series] : []

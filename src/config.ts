@@ -17,6 +17,8 @@ export interface ClickHouseConfig {
   database: string
   /** A cluster of `remote_servers`: local tables ON CLUSTER and Distributed tables over them. */
   cluster: string | null
+  /** Least time between the starts of two event INSERTs of one process (insert-batcher.ts). */
+  insertIntervalMs: number
 }
 
 export interface Config {
@@ -122,6 +124,7 @@ export function clickhouseConfig(env: NodeJS.ProcessEnv = process.env): ClickHou
     password: decodeURIComponent(url.password),
     database,
     cluster,
+    insertIntervalMs: int(env, 'GROUPD_CLICKHOUSE_INSERT_INTERVAL_MS', 200, 0, 10_000),
   }
 }
 

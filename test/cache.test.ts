@@ -58,9 +58,19 @@ describe('read caches', () => {
     for (const t of tenants) {
       assert.equal((await client(server.url, t.key).get(`/api/projects/${t.project.id}/`)).status, 200)
     }
+    const capture = (token: string) =>
+      fetch(`${server.url}/capture/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ api_key: token, event: 'e', distinct_id: 'u' }),
+      })
+    for (const t of tenants) assert.equal((await capture(t.project.api_token)).status, 200)
     const sizes = authCacheSizes(server.database)
     assert.ok(sizes.keys >= 30 && sizes.keys <= AUTH_CACHE.maxEntries, JSON.stringify(sizes))
     assert.ok(sizes.projects >= 30 && sizes.projects <= AUTH_CACHE.maxEntries, JSON.stringify(sizes))
+    assert.ok(sizes.tokens >= 30 && sizes.tokens <= AUTH_CACHE.maxEntries, JSON.stringify(sizes))
+    for (let i = 0; i < 20; i++) assert.equal((await capture(`phc_unknown${i}`)).status, 401)
+    assert.equal(authCacheSizes(server.database).tokens, sizes.tokens, 'unknown tokens are not remembered')
   })
 
   it('a write in this process is served by the very next request', async () => {

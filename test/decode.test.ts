@@ -4,9 +4,11 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import fc from 'fast-check'
 import { gzipSync } from 'fflate'
 import LZString from 'lz-string'
 import { decodeCapture, MAX_CAPTURE_PAYLOAD_BYTES, type RawCapture } from '../src/capture/decode.ts'
+import { MAX_REWRITE_GROWTH } from '../src/capture/events.ts'
 import { ApiError } from '../src/http/errors.ts'
 
 const payload = { api_key: 'phc_x', batch: [{ event: 'ünïcode 😀', distinct_id: 'u', properties: {} }] }
@@ -23,6 +25,8 @@ function raw(body: Buffer | string | undefined, options: Partial<Omit<RawCapture
   }
 }
 
+const decodedValue = async (input: RawCapture) => (await decodeCapture(input)).value
+
 /** Asserts the decoder refuses with this status and code, and a detail matching `detail`. */
 async function refuses(input: RawCapture, status: number, code: string, detail: RegExp) {
   await assert.rejects(decodeCapture(input), (error) => {
@@ -35,7 +39,9 @@ async function refuses(input: RawCapture, status: number, code: string, detail: 
 
 describe('capture decoder', () => {
   it('gunzips a body by its magic bytes with no hint at all (posthog-js defaults)', async () => {
-    assert.deepEqual(await decodeCapture(raw(gzip(json))), payload)
+    const decoded = await decodeCapture(raw(gzip(json)))
+    assert.deepEqual(decoded.value, payload)
+    assert.equal(decoded.bytes, Buffer.byteLength(json), 'the size of the JSON text, not of the gzip')
   })
 
   it('gunzips with every hint that says gzip', async () => {
@@ -45,7 +51,7 @@ describe('capture decoder', () => {
       { contentEncoding: 'gzip', contentType: 'application/json' },
       { contentEncoding: 'gzip-js' },
     ]) {
-      assert.deepEqual(await decodeCapture(raw(gzip(json), options)), payload, JSON.stringify(options))
+      assert.deepEqual(await decodedValue(raw(gzip(json), options)), payload, JSON.stringify(options))
     }
   })
 
@@ -57,15 +63,15 @@ describe('capture decoder', () => {
       { contentType: 'application/x-www-form-urlencoded' },
       { contentType: 'application/json' },
     ]) {
-      assert.deepEqual(await decodeCapture(raw(gzip(json), options)), payload, JSON.stringify(options))
+      assert.deepEqual(await decodedValue(raw(gzip(json), options)), payload, JSON.stringify(options))
     }
   })
 
   it('gunzips gzip wrapped in base64, in ?data= or a form field', async () => {
-    assert.deepEqual(await decodeCapture(raw(undefined, { query: { data: b64(gzip(json)) } })), payload)
+    assert.deepEqual(await decodedValue(raw(undefined, { query: { data: b64(gzip(json)) } })), payload)
     const form = `data=${encodeURIComponent(b64(gzip(json)))}&compression=gzip-js`
     assert.deepEqual(
-      await decodeCapture(raw(form, { contentType: 'application/x-www-form-urlencoded' })),
+      await decodedValue(raw(form, { contentType: 'application/x-www-form-urlencoded' })),
       payload,
     )
   })
@@ -83,7 +89,7 @@ describe('capture decoder', () => {
       raw(b64(json)),
       raw(undefined, { query: { data: b64(json).replace(/\+/g, '-').replace(/\//g, '_') } }),
     ]
-    for (const input of cases) assert.deepEqual(await decodeCapture(input), payload, input.body?.toString())
+    for (const input of cases) assert.deepEqual(await decodedValue(input), payload, input.body?.toString())
   })
 
   it('refuses truncated gzip with 400 naming the truncation', async () => {
@@ -121,6 +127,36 @@ describe('capture decoder', () => {
       400,
       'no_data',
       /No data/,
+    )
+  })
+})
+
+describe('the size bound that lets small requests skip measuring each event', () => {
+  it('no JSON text grows by more than MAX_REWRITE_GROWTH when parsed and written again (fast-check)', () => {
+    const number = fc
+      .tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: -330, max: 330 }))
+      .map(([digit, exp]) => `${digit}e${exp}`)
+    const text = fc.oneof(
+      fc.json(),
+      fc.array(number, { minLength: 1, maxLength: 50 }).map((ns) => `[${ns.join(',')}]`),
+      fc
+        .string({ unit: 'binary' })
+        .map((s) =>
+          JSON.stringify(s).replace(
+            /[^\x20-\x7e]/g,
+            (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+          ),
+        ),
+    )
+    fc.assert(
+      fc.property(text, (source) => {
+        const rewritten = Buffer.byteLength(JSON.stringify(JSON.parse(source)))
+        assert.ok(
+          rewritten <= MAX_REWRITE_GROWTH * Buffer.byteLength(source),
+          `${source} → ${rewritten} bytes`,
+        )
+      }),
+      { numRuns: 2000, seed: 20261130 },
     )
   })
 })

@@ -128,8 +128,8 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** Steps 4 and 5: from the payload bytes to JSON text. */
-async function inflate(payload: Buffer, hint: Hint): Promise<string> {
+/** Steps 4 and 5: from the payload bytes to the JSON text's bytes. */
+async function inflate(payload: Buffer, hint: Hint): Promise<Buffer> {
   const gzipped = isGzip(payload)
   let bytes = payload
   if (gzipped) bytes = await gunzipBounded(payload)
@@ -140,10 +140,16 @@ async function inflate(payload: Buffer, hint: Hint): Promise<string> {
     throw invalidPayload('Malformed request data: the request says gzip but the body is not gzip data.')
   } else if (unwrapped) bytes = unwrapped
   if (bytes.length > MAX_CAPTURE_PAYLOAD_BYTES) throw tooLarge()
-  return bytes.toString('utf8')
+  return bytes
 }
 
-export async function decodeCapture(raw: RawCapture): Promise<unknown> {
+export interface Decoded {
+  value: unknown
+  /** Size of the JSON text, in bytes. */
+  bytes: number
+}
+
+export async function decodeCapture(raw: RawCapture): Promise<Decoded> {
   let payload = raw.query.data ? Buffer.from(raw.query.data) : raw.body
   let hint = hintOf(raw.query.compression)
   if (payload?.length && !isGzip(payload) && raw.contentType.includes('application/x-www-form-urlencoded')) {
@@ -152,5 +158,6 @@ export async function decodeCapture(raw: RawCapture): Promise<unknown> {
     hint ??= hintOf(form.compression)
   }
   if (!payload?.length) throw noData()
-  return parseJson(await inflate(payload, hint ?? hintOf(raw.contentEncoding)))
+  const json = await inflate(payload, hint ?? hintOf(raw.contentEncoding))
+  return { value: parseJson(json.toString('utf8')), bytes: json.length }
 }

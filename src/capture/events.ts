@@ -6,7 +6,7 @@
 import { isUuid, uuidv7 } from '../db/ids.ts'
 import { ApiError } from '../http/errors.ts'
 import { isPlainObject } from '../http/validation.ts'
-import { invalidPayload } from './decode.ts'
+import { type Decoded, invalidPayload } from './decode.ts'
 
 /** Bounds on what one request may carry. */
 export const MAX_EVENTS_PER_REQUEST = 10_000
@@ -126,8 +126,15 @@ function normalise(
   }
 }
 
+/**
+ * How much larger an event's JSON can get when written again than its share of the request's JSON
+ * text: numbers in exponent form expand most ("9e20" is 21 characters written out); everything
+ * else is written back no longer (whitespace and escapes of printable characters go).
+ */
+export const MAX_REWRITE_GROWTH = 6
+
 export function readBatch(
-  payload: unknown,
+  { value: payload, bytes }: Decoded,
   query: Record<string, string | undefined>,
   now = Date.now(),
 ): CaptureBatch {
@@ -146,15 +153,18 @@ export function readBatch(
   const single = list.length === 1 && !isBatchObject && !Array.isArray(payload)
   const events: CapturedEvent[] = []
   const warnings: Warning[] = []
+  // Measuring each event costs writing it out; a small request cannot hold a too large event.
+  const measure = bytes * MAX_REWRITE_GROWTH > MAX_EVENT_BYTES
   list.forEach((raw, index) => {
     // One request, one project: an event naming another token would otherwise land elsewhere.
     const own = tokenOf(raw)
     if (own !== undefined && token !== undefined && own !== token) {
       throw invalidPayload('Invalid payload: all events of a request must use the same project API key.')
     }
-    const size = Buffer.byteLength(JSON.stringify(raw) ?? '')
+    const sizeOf = () => Buffer.byteLength(JSON.stringify(raw) ?? '')
+    const size = measure ? sizeOf() : undefined
     const result =
-      size > MAX_EVENT_BYTES
+      size !== undefined && size > MAX_EVENT_BYTES
         ? `Event is larger than ${MAX_EVENT_BYTES} bytes`
         : normalise(raw, now, sentAt, warnings)
     if (typeof result !== 'string') {
@@ -164,7 +174,10 @@ export function readBatch(
     if (single) throw invalidPayload(`Invalid payload: ${result}`)
     const name =
       isPlainObject(raw) && typeof raw.event === 'string' ? raw.event.slice(0, MAX_EVENT_NAME_LENGTH) : null
-    warnings.push({ type: 'invalid_event', details: { index, event: name, reason: result, bytes: size } })
+    warnings.push({
+      type: 'invalid_event',
+      details: { index, event: name, reason: result, bytes: size ?? sizeOf() },
+    })
   })
   if (events.length === 0)
     throw invalidPayload(`Invalid payload: ${warnings[0]?.details.reason ?? 'no valid events'}`)

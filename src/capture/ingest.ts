@@ -3,10 +3,17 @@
  * `$groupidentify` are registered (lowest free index, at most 5), events are stored with their
  * `$group_<index>` columns, `$groupidentify` merges group properties in arrival order, and
  * everything dropped becomes an ingestion warning.
+ *
+ * With an events store outside the database (ClickHouse), a request that writes no metadata (its
+ * group types are all known, no $groupidentify, no warnings: the steady state) opens no transaction
+ * at all: the known types come from the group types cache and the events go straight to the store.
+ * Otherwise the transaction would hold a database connection, and on SQLite the write lock, for
+ * as long as the store takes to acknowledge.
  */
 import type { Database, Executor } from '../db/database.ts'
 import type { EventsTable } from '../db/schema.ts'
-import type { EventsStore, GroupSnapshot } from '../events/store.ts'
+import type { EventsStore, GroupSnapshot, NewEvent } from '../events/store.ts'
+import { cachedGroupTypes } from '../group-types/cache.ts'
 import { MAX_GROUP_TYPES_PER_PROJECT, register } from '../group-types/service.ts'
 import { groupTypeIndexes } from '../group-types/store.ts'
 import { MAX_GROUP_KEY_LENGTH, mergeGroup } from '../groups/store.ts'
@@ -68,20 +75,41 @@ export async function ingest(
   batch: CaptureBatch,
 ): Promise<IngestResult> {
   const now = new Date().toISOString()
-  // Concurrent batches can lock the same groups in opposite orders; PostgreSQL then aborts one.
-  return database.retryingTransaction(async (tx) => {
+  const store = async (db: Executor, known: Map<string, number>): Promise<IngestResult> => {
     const warnings: Warning[] = [...batch.warnings]
-    const types = new GroupTypeResolver(tx, projectId, await groupTypeIndexes(tx, projectId), warnings)
-    const rows: EventsTable[] = []
+    const types = new GroupTypeResolver(db, projectId, known, warnings)
+    const rows: NewEvent[] = []
     const snapshots: GroupSnapshot[] = []
     for (const event of batch.events) {
-      const row = await processEvent(tx, database, projectId, event, types, warnings, now, snapshots)
+      const row = await processEvent(db, database, projectId, event, types, warnings, now, snapshots)
       if (row) rows.push(row)
     }
-    await insertWarnings(tx, projectId, warnings, now)
-    await events.insert(tx, rows, snapshots)
+    await insertWarnings(db, projectId, warnings, now)
+    await events.insert(db, rows, snapshots)
     return { stored: rows.length, dropped: batch.events.length - rows.length }
-  })
+  }
+  if (events.external) {
+    const types = await cachedGroupTypes(database, projectId)
+    const known = new Map(types.map((t) => [t.group_type, t.group_type_index]))
+    // Nothing in it touches `db`: it only reads `known` and hands the rows to the store.
+    if (!writesMetadata(batch, known)) return store(database.db, known)
+  }
+  // Concurrent batches can lock the same groups in opposite orders; PostgreSQL then aborts one.
+  return database.retryingTransaction(async (tx) => store(tx, await groupTypeIndexes(tx, projectId)))
+}
+
+/**
+ * Whether processing `batch` may write metadata: a warning to record, a $groupidentify to merge,
+ * or a group type not in `known` to register (or to refuse, with a warning).
+ */
+function writesMetadata(batch: CaptureBatch, known: Map<string, number>): boolean {
+  if (batch.warnings.length > 0) return true
+  return batch.events.some(
+    (event) =>
+      event.event === '$groupidentify' ||
+      (isPlainObject(event.properties.$groups) &&
+        Object.keys(event.properties.$groups).some((name) => !known.has(name))),
+  )
 }
 
 async function processEvent(
@@ -93,7 +121,7 @@ async function processEvent(
   warnings: Warning[],
   now: string,
   snapshots: GroupSnapshot[],
-): Promise<EventsTable | undefined> {
+): Promise<NewEvent | undefined> {
   const properties = { ...event.properties }
   const row: EventsTable = {
     project_id: projectId,
@@ -153,5 +181,5 @@ async function processEvent(
     }
   }
   row.properties = JSON.stringify(properties)
-  return row
+  return { row, properties }
 }

@@ -54,10 +54,9 @@ export async function captureRoutes(
 
   const handle = async (request: FastifyRequest) => {
     const query = queryParams(request.query)
-    const payload = await decodeCapture(rawPayload(request, query))
-    const batch = readBatch(payload, query)
+    const batch = readBatch(await decodeCapture(rawPayload(request, query)), query)
     if (!batch.token) throw missingKey()
-    const project = await projectForToken(database.db, batch.token)
+    const project = await projectForToken(database, batch.token)
     if (!project) throw invalidKey()
     await ingest(database, events, project.id, batch)
     return { status: 1 }

@@ -1,14 +1,14 @@
 /** The project a public SDK request names by its project API token (phc_…), shared by capture and flags. */
-import type { Executor } from '../db/database.ts'
+import type { Database } from '../db/database.ts'
 import type { Project } from '../db/schema.ts'
-import { getProjectByToken } from '../tenancy/projects.ts'
+import { projectByToken } from '../tenancy/cache.ts'
 import { PERSONAL_API_KEY_PREFIX } from '../tenancy/tokens.ts'
 
 /** Longest token looked up; PostHog refuses longer ones too. */
 export const MAX_PROJECT_TOKEN_LENGTH = 200
 
 /** A personal API key is never a project token: refused without a lookup, as is an over-long token. */
-export async function projectForToken(db: Executor, token: string): Promise<Project | undefined> {
+export async function projectForToken(database: Database, token: string): Promise<Project | undefined> {
   if (token.startsWith(PERSONAL_API_KEY_PREFIX) || token.length > MAX_PROJECT_TOKEN_LENGTH) return undefined
-  return getProjectByToken(db, token)
+  return projectByToken(database, token)
 }

@@ -4,13 +4,13 @@
  * written with their filter-language view (properties.ts). Reads keep one row per uuid (LIMIT 1 BY
  * uuid) before summing, so a retried batch is counted once even before ClickHouse merges parts.
  */
-import type { EventsTable } from '../db/schema.ts'
 import { compileClickHouse, number } from '../query/compile-clickhouse.ts'
 import { DAY_MS } from '../query/dates.ts'
 import { anyEventNames, type Expr, GROUP_COLUMNS, groupIndexes } from '../query/filters.ts'
 import { type ClickHouse, literal } from './clickhouse.ts'
 import { InsertBatcher } from './insert-batcher.ts'
-import { flattenProperties } from './properties.ts'
+import { flattenProperties, PROPERTY_COLUMNS } from './properties.ts'
+import { RowBinaryWriter } from './row-binary.ts'
 import type {
   EventListQuery,
   EventsStore,
@@ -18,6 +18,7 @@ import type {
   MetricBucket,
   MetricBucketsQuery,
   MetricSeries,
+  NewEvent,
   StoredEvent,
 } from './store.ts'
 
@@ -29,44 +30,120 @@ const MAX_SECONDS = 4_294_967_295
 
 const seconds = (ms: number) => Math.min(MAX_SECONDS, Math.max(MIN_SECONDS, Math.floor(ms / 1000)))
 
-/** The ClickHouse rows of one event: one per group it belongs to, or one under NO_GROUP. */
-export function eventRows(event: EventsTable): object[] {
-  const timeMs = Date.parse(event.timestamp)
-  const common = {
-    project_id: event.project_id,
-    uuid: event.uuid,
-    event: event.event,
-    distinct_id: event.distinct_id,
-    timestamp: seconds(timeMs),
-    time_ms: timeMs,
-    group_0: event.group_0,
-    group_1: event.group_1,
-    group_2: event.group_2,
-    group_3: event.group_3,
-    group_4: event.group_4,
-    properties: event.properties,
-    ...flattenProperties(JSON.parse(event.properties)),
+/** The columns of `events` in the order encodeEvents writes them. */
+export const EVENT_COLUMNS = [
+  'project_id',
+  'group_type_index',
+  'group_key',
+  'is_primary',
+  'uuid',
+  'event',
+  'distinct_id',
+  'timestamp',
+  'time_ms',
+  ...GROUP_COLUMNS,
+  'properties',
+  ...PROPERTY_COLUMNS,
+]
+const GROUP_SNAPSHOT_COLUMNS = [
+  'project_id',
+  'group_type_index',
+  'group_key',
+  'properties',
+  ...PROPERTY_COLUMNS,
+  'version',
+]
+
+export interface EncodedRows {
+  data: Buffer
+  rows: number
+}
+
+/**
+ * The ClickHouse rows of some events in RowBinary: one row per group an event belongs to, or one
+ * under NO_GROUP. Only the primary row, the one the events list reads, carries the properties'
+ * JSON text; every row carries their filter view, which metric values read.
+ */
+export function encodeEvents(events: NewEvent[]): EncodedRows {
+  const out = new RowBinaryWriter()
+  const columns = new RowBinaryWriter()
+  const view = new RowBinaryWriter()
+  let rows = 0
+  for (const { row: event, properties } of events) {
+    const timeMs = Date.parse(event.timestamp)
+    columns.clear().uuid(event.uuid).string(event.event).string(event.distinct_id)
+    columns.uint32(seconds(timeMs)).int64(timeMs)
+    for (const column of GROUP_COLUMNS) columns.nullableString(event[column])
+    writeProperties(view.clear(), properties)
+    const row = (index: number, key: string, primary: boolean) => {
+      out
+        .int64(event.project_id)
+        .uint8(index)
+        .string(key)
+        .uint8(primary ? 1 : 0)
+        .raw(columns.view())
+      out.string(primary ? event.properties : '').raw(view.view())
+      rows++
+    }
+    let primary = true
+    for (const [index, column] of GROUP_COLUMNS.entries()) {
+      const key = event[column]
+      if (key === null) continue
+      row(index, key, primary)
+      primary = false
+    }
+    if (primary) row(NO_GROUP, '', true)
   }
-  const memberships = GROUP_COLUMNS.flatMap((column, index) => {
-    const key = event[column]
-    return key === null ? [] : [{ group_type_index: index, group_key: key }]
-  })
-  if (memberships.length === 0) memberships.push({ group_type_index: NO_GROUP, group_key: '' })
-  return memberships.map((m, i) => ({ ...common, ...m, is_primary: i === 0 ? 1 : 0 }))
+  return { data: out.bytes(), rows }
+}
+
+/** Group snapshots in RowBinary. */
+export function encodeGroups(groups: GroupSnapshot[]): EncodedRows {
+  const out = new RowBinaryWriter()
+  for (const g of groups) {
+    out.int64(g.project_id).uint8(g.group_type_index).string(g.group_key).string(g.properties)
+    writeProperties(out, JSON.parse(g.properties)).int64(g.version)
+  }
+  return { data: out.bytes(), rows: groups.length }
+}
+
+/** The filter language's view of a properties object (properties.ts), as the four array columns. */
+function writeProperties(out: RowBinaryWriter, properties: Record<string, unknown>): RowBinaryWriter {
+  const flat = flattenProperties(properties)
+  return out
+    .strings(flat.prop_keys)
+    .strings(flat.prop_values)
+    .float64s(flat.prop_numbers)
+    .float64s(flat.prop_times)
 }
 
 export class ClickHouseEventsStore implements EventsStore {
+  readonly external = true
   private readonly events: InsertBatcher
   private readonly groups: InsertBatcher
 
-  constructor(readonly clickhouse: ClickHouse) {
-    this.events = new InsertBatcher((rows) => clickhouse.insert('events', rows))
-    this.groups = new InsertBatcher((rows) => clickhouse.insert('groups', rows))
+  /** `insertIntervalMs`: see InsertBatcher. */
+  constructor(
+    readonly clickhouse: ClickHouse,
+    insertIntervalMs: number,
+  ) {
+    this.events = new InsertBatcher(
+      (data) => clickhouse.insertRowBinary('events', EVENT_COLUMNS, data),
+      insertIntervalMs,
+    )
+    this.groups = new InsertBatcher(
+      (data) => clickhouse.insertRowBinary('groups', GROUP_SNAPSHOT_COLUMNS, data),
+      insertIntervalMs,
+    )
   }
 
-  async insert(_tx: unknown, events: EventsTable[], groups: GroupSnapshot[]): Promise<void> {
-    const snapshots = groups.map((g) => ({ ...g, ...flattenProperties(JSON.parse(g.properties)) }))
-    await Promise.all([this.events.insert(events.flatMap(eventRows)), this.groups.insert(snapshots)])
+  async insert(_tx: unknown, events: NewEvent[], groups: GroupSnapshot[]): Promise<void> {
+    const rows = encodeEvents(events)
+    const snapshots = encodeGroups(groups)
+    await Promise.all([
+      this.events.insert(rows.data, rows.rows),
+      this.groups.insert(snapshots.data, snapshots.rows),
+    ])
   }
 
   ping(): Promise<void> {

@@ -4,6 +4,7 @@
  * `literal()`, the one escaping function, and every name through `identifier()`. Connection
  * failures become StoreUnavailableError here, so callers answer 503 like for the SQL database.
  */
+import { Readable } from 'node:stream'
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client'
 import type { ClickHouseConfig } from '../config.ts'
 import { isUnavailable, StoreUnavailableError } from '../db/errors.ts'
@@ -69,7 +70,10 @@ export class ClickHouse {
     readonly cluster: string | null,
   ) {}
 
-  static open(config: ClickHouseConfig, options: ClickHouseOptions = {}): ClickHouse {
+  static open(
+    config: Omit<ClickHouseConfig, 'insertIntervalMs'>,
+    options: ClickHouseOptions = {},
+  ): ClickHouse {
     const client = createClient({
       url: config.url,
       username: config.username,
@@ -115,6 +119,23 @@ export class ClickHouse {
         clickhouse_settings: this.cluster ? { insert_distributed_sync: 1 } : {},
       }),
     )
+  }
+
+  /**
+   * Rows encoded in RowBinary (row-binary.ts) for these columns, in this order; resolves once
+   * ClickHouse has written them (on every shard).
+   */
+  async insertRowBinary(table: string, columns: readonly string[], data: Buffer): Promise<void> {
+    if (data.length === 0) return
+    await this.call(async () => {
+      const result = await this.client.exec({
+        query: `INSERT INTO ${this.table(table)} (${columns.map(identifier).join(', ')}) FORMAT RowBinary`,
+        values: Readable.from([data], { objectMode: false }),
+        clickhouse_settings: this.cluster ? { insert_distributed_sync: 1 } : {},
+      })
+      // The (empty) answer must be read for the socket to go back to the pool.
+      for await (const _ of result.stream);
+    })
   }
 
   async ping(): Promise<void> {

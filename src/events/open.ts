@@ -22,7 +22,7 @@ export async function openEventsStore(
   const clickhouse = ClickHouse.open(config)
   try {
     const applied = await migrateClickHouse(clickhouse)
-    return { store: new ClickHouseEventsStore(clickhouse), applied }
+    return { store: new ClickHouseEventsStore(clickhouse, config.insertIntervalMs), applied }
   } catch (error) {
     await clickhouse.close()
     throw error

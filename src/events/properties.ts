@@ -7,27 +7,38 @@
  */
 import { datetimeValue, numericValue } from '../db/functions.ts'
 
+/** The columns holding a properties object's view, in the order FlatProperties lists them. */
+export const PROPERTY_COLUMNS = ['prop_keys', 'prop_values', 'prop_numbers', 'prop_times'] as const
+
 export interface FlatProperties {
   prop_keys: string[]
   prop_values: string[]
-  /** F(P): a JSON number as is, a numeric string parsed; null otherwise (NaN in ClickHouse). */
-  prop_numbers: (number | null)[]
-  /** The datetime P denotes, epoch ms; null when it is not one. */
-  prop_times: (number | null)[]
+  /** F(P): a JSON number as is, a numeric string parsed; NaN otherwise. */
+  prop_numbers: number[]
+  /** The datetime P denotes, epoch ms; NaN when it is not one. */
+  prop_times: number[]
 }
 
 export function flattenProperties(properties: Record<string, unknown>): FlatProperties {
   const flat: FlatProperties = { prop_keys: [], prop_values: [], prop_numbers: [], prop_times: [] }
   for (const [key, value] of Object.entries(properties)) {
-    if (value === null || value === undefined) continue
+    // As the JSON text has them: no value, or a number too large for JSON (written as null).
+    if (value === null || value === undefined || (typeof value === 'number' && !Number.isFinite(value)))
+      continue
     const text =
       typeof value === 'string' ? value : typeof value === 'boolean' ? String(value) : JSON.stringify(value)
     flat.prop_keys.push(key)
     flat.prop_values.push(text)
     flat.prop_numbers.push(
-      typeof value === 'number' ? value : typeof value === 'string' ? numericValue(value) : null,
+      (typeof value === 'number'
+        ? Number.isFinite(value)
+          ? value
+          : null
+        : typeof value === 'string'
+          ? numericValue(value)
+          : null) ?? Number.NaN,
     )
-    flat.prop_times.push(datetimeValue(text))
+    flat.prop_times.push(datetimeValue(text) ?? Number.NaN)
   }
   return flat
 }

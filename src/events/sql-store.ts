@@ -6,7 +6,6 @@
  */
 import { type RawBuilder, sql } from 'kysely'
 import type { Database, Executor } from '../db/database.ts'
-import type { EventsTable } from '../db/schema.ts'
 import { compileExpr, type Fragment, type SqlDialect } from '../query/compile.ts'
 import { DAY_MS } from '../query/dates.ts'
 import { postgresDialect } from '../query/dialect-postgres.ts'
@@ -18,6 +17,7 @@ import type {
   MetricBucket,
   MetricBucketsQuery,
   MetricSeries,
+  NewEvent,
   StoredEvent,
 } from './store.ts'
 
@@ -53,6 +53,7 @@ const iso = (ms: number) => new Date(ms).toISOString()
 const CHUNK = 500
 
 export class SqlEventsStore implements EventsStore {
+  readonly external = false
   private readonly engine: EngineSql
 
   constructor(private readonly database: Database) {
@@ -60,11 +61,11 @@ export class SqlEventsStore implements EventsStore {
   }
 
   /** Group snapshots are the SQL `groups` table itself, which the transaction already updated. */
-  async insert(tx: Executor, events: EventsTable[]): Promise<void> {
+  async insert(tx: Executor, events: NewEvent[]): Promise<void> {
     for (let i = 0; i < events.length; i += CHUNK) {
       await tx
         .insertInto('events')
-        .values(events.slice(i, i + CHUNK))
+        .values(events.slice(i, i + CHUNK).map((e) => e.row))
         .onConflict((oc) => oc.doNothing())
         .execute()
     }

@@ -60,6 +60,12 @@ export interface EventListQuery {
   limit: number
 }
 
+/** An event to store: its row, and its properties as the object the row's JSON text was written from. */
+export interface NewEvent {
+  row: EventsTable
+  properties: Record<string, unknown>
+}
+
 /** A group's full properties after a $groupidentify merge; a higher version is newer. */
 export interface GroupSnapshot {
   project_id: number
@@ -71,16 +77,22 @@ export interface GroupSnapshot {
 }
 
 export interface EventsStore {
+  /**
+   * Whether events live outside the metadata database: then `insert` does not use `tx`, and a
+   * capture that writes no metadata opens no transaction for it.
+   */
+  readonly external: boolean
   /** Partial sums of every series by day half, in one pass over the target's events. */
   metricBuckets(query: MetricBucketsQuery): Promise<MetricBucket[]>
   /** Matching events, newest first (ties by uuid, descending). */
   listEvents(query: EventListQuery): Promise<StoredEvent[]>
   /**
    * Stores one capture request's events, idempotently by uuid, and the group snapshots its
-   * $groupidentify events produced: the last step of the request's metadata transaction `tx`.
+   * $groupidentify events produced: the last step of the request's metadata transaction `tx` (or
+   * of no transaction, for an external store when there is no metadata to write).
    * Resolves once the store has them durably.
    */
-  insert(tx: Executor, events: EventsTable[], groups: GroupSnapshot[]): Promise<void>
+  insert(tx: Executor, events: NewEvent[], groups: GroupSnapshot[]): Promise<void>
   /** Rejects when the store cannot be reached. */
   ping(): Promise<void>
   close(): Promise<void>

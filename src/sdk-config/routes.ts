@@ -52,7 +52,7 @@ export async function sdkConfigRoutes(
         'invalid_token',
         "Invalid token: a project API token has 1 to 200 letters, digits, '_' or '-'.",
       )
-    const project = await projectForToken(database.db, token)
+    const project = await projectForToken(database, token)
     if (!project) throw notFound()
     return project
   }
@@ -65,11 +65,11 @@ export async function sdkConfigRoutes(
     const schema = { tags: ['sdk'], security: [], summary: 'Feature flags for an SDK (always none)' }
     app.post(url, { schema }, async (request) => {
       const query = queryParams(request.query)
-      const body = await decodeCapture(rawPayload(request, query))
+      const body = (await decodeCapture(rawPayload(request, query))).value
       if (!isPlainObject(body)) throw invalidPayload('Malformed request data: expected a JSON object.')
       const token = tokenOf(body)
       if (!token) throw noToken()
-      const project = await projectForToken(database.db, token)
+      const project = await projectForToken(database, token)
       if (!project) throw tokenInvalid()
       return flagsResponse(endpoint, query, project.api_token)
     })
