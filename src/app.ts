@@ -17,6 +17,7 @@ import { registerAuth } from './http/auth.ts'
 import { registerContentTypes } from './http/content-types.ts'
 import { clientErrorHandler, frameworkErrors, registerErrorHandler } from './http/error-handler.ts'
 import { trackRoutes } from './http/method-not-allowed.ts'
+import { lazySerializerCompiler } from './http/serializers.ts'
 import { validateBody } from './http/validation.ts'
 import { ingestionWarningRoutes } from './ingestion-warnings/routes.ts'
 import { registerDocs } from './ops/docs.ts'
@@ -77,6 +78,8 @@ export async function buildApp({
       }
     }
   })
+
+  app.setSerializerCompiler(lazySerializerCompiler())
 
   registerContentTypes(app)
   registerErrorHandler(app)
