@@ -1,14 +1,16 @@
 /**
  * `npm run bench`: groupd's API beside a bare Fastify baseline serving the same JSON from memory,
  * in the same run, on this machine. Reads are driven by wrk (-t2, 32 connections, 10 s each by
- * default), writes and capture by autocannon (they need per-connection state). Every read runs
+ * default), in BENCH_ROUNDS (3) alternations with the baseline whose median ratio is reported;
+ * writes and capture by autocannon (they need per-connection state). Every read runs
  * against one groupd process and again with GROUPD_WORKERS=2; groups_types also with many keys,
  * rate limiting off and on. Cold start (serve → /_ready) is measured beside a bare Fastify
  * hello-world's listen, and idle RSS after start.
  * Engines: SQLite always; PostgreSQL when BENCH_DATABASE_URL (default: the local test database)
  * is reachable. Prints a table and a JSON summary (also written to .bench/api.json).
  *
- * Env: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 32), BENCH_ENGINES (sqlite,postgres).
+ * Env: BENCH_DURATION (s per scenario, default 10), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS
+ * (default 32), BENCH_ENGINES (sqlite,postgres).
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -76,8 +78,45 @@ function readScenarios(projectId: number, metricId: string): ReadScenario[] {
   ]
 }
 
-const readLoad = (url: string, path: string, authorizations: string[] = []) =>
-  wrk(url, { path, authorizations }, { connections: CONNECTIONS, durationS: DURATION })
+/** Alternations of baseline and groupd per read scenario (BENCH_ROUNDS), DURATION split between them. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+
+interface Paired {
+  groupd: Result
+  baseline: Result
+  /** Median over the rounds of groupd's req/s over the baseline's in the same round. */
+  ratio: number
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+const medianRun = (runs: Result[]) =>
+  [...runs].sort((a, b) => a.reqPerSec - b.reqPerSec)[Math.floor(runs.length / 2)] as Result
+
+/**
+ * A read scenario against the bare baseline and against groupd, alternately, ROUNDS times: the
+ * machine's speed drifts by tens of percent over minutes here (other tenants), and a drift then
+ * moves both sides of each round's ratio alike.
+ */
+async function paired(
+  bare: string,
+  barePath: string,
+  url: string,
+  path: string,
+  authorizations: string[],
+): Promise<Paired> {
+  const durationS = Math.max(1, Math.round(DURATION / ROUNDS))
+  const groupd: Result[] = []
+  const baseline: Result[] = []
+  const ratios: number[] = []
+  for (let round = 0; round < ROUNDS; round++) {
+    const b = await wrk(bare, { path: barePath }, { connections: CONNECTIONS, durationS })
+    const g = await wrk(url, { path, authorizations }, { connections: CONNECTIONS, durationS })
+    baseline.push(b)
+    groupd.push(g)
+    ratios.push(g.reqPerSec / b.reqPerSec)
+  }
+  return { groupd: medianRun(groupd), baseline: medianRun(baseline), ratio: median(ratios) }
+}
 
 /**
  * Steady state before measuring: every read path for a second (JIT, caches), and one request per
@@ -211,7 +250,14 @@ async function startGroupd(env: Record<string, string>, extra: Record<string, st
   }
 }
 
-function row(engine: string, workers: number, scenario: string, r: Result, b: Result | undefined) {
+function row(
+  engine: string,
+  workers: number,
+  scenario: string,
+  r: Result,
+  b: Result | undefined,
+  ratio = b ? r.reqPerSec / b.reqPerSec : undefined,
+) {
   return {
     engine,
     workers,
@@ -222,7 +268,7 @@ function row(engine: string, workers: number, scenario: string, r: Result, b: Re
     errors: r.errors,
     non_2xx: r.non2xx,
     baseline_req_per_sec: b?.reqPerSec,
-    ratio_vs_baseline: b ? Number((r.reqPerSec / b.reqPerSec).toFixed(3)) : undefined,
+    ratio_vs_baseline: ratio === undefined ? undefined : Number(ratio.toFixed(3)),
   }
 }
 
@@ -231,145 +277,153 @@ async function main() {
   const pgOk = await postgresReachable()
   const rows: Record<string, unknown>[] = []
   const starts: Record<string, unknown>[] = []
-  let baseline: Record<string, Result> | undefined
-  for (const engine of engines) {
-    if (engine === 'postgres' && !pgOk) {
-      console.error(`postgres: skipped (not reachable at ${PG_URL})`)
-      continue
-    }
-    const { database, env, cleanup } = await openDatabase(engine)
-    const { projectId, key, token } = await seed(database)
-    const manyKeys = (await mintKeys(database, RATE_LIMIT_KEYS)).map((k) => `Bearer ${k}`)
-    await database.close()
-    const cold = await coldStart(env)
-    starts.push({ engine, ...cold })
-    console.error(`${engine.padEnd(8)}  cold start: ${JSON.stringify(cold)}`)
+  // The bare baseline, started with the first engine's fixtures and kept until the end.
+  let bare: { url: string; writes: Record<string, Result>; stop: () => void } | undefined
+  try {
+    for (const engine of engines) {
+      if (engine === 'postgres' && !pgOk) {
+        console.error(`postgres: skipped (not reachable at ${PG_URL})`)
+        continue
+      }
+      const { database, env, cleanup } = await openDatabase(engine)
+      const { projectId, key, token } = await seed(database)
+      const manyKeys = (await mintKeys(database, RATE_LIMIT_KEYS)).map((k) => `Bearer ${k}`)
+      await database.close()
+      const cold = await coldStart(env)
+      starts.push({ engine, ...cold })
+      console.error(`${engine.padEnd(8)}  cold start: ${JSON.stringify(cold)}`)
 
-    let server = await startGroupd(env, {})
-    try {
-      await new Promise((r) => setTimeout(r, 1000))
-      const rssMb = idleRssMb(server.pid)
-      starts.push({ engine, idle_rss_mb: rssMb })
-      console.error(`${engine.padEnd(8)}  idle RSS: ${rssMb} MB`)
-      const base = server.base
-      const auth = { authorization: `Bearer ${key}` }
-      const metricsPath = `${base}/api/projects/${projectId}/groups_types/0/metrics/`
-      let metricId = ''
-      for (let i = 0; i < 50; i++) {
-        const res = await fetch(metricsPath, {
+      let server = await startGroupd(env, {})
+      try {
+        await new Promise((r) => setTimeout(r, 1000))
+        const rssMb = idleRssMb(server.pid)
+        starts.push({ engine, idle_rss_mb: rssMb })
+        console.error(`${engine.padEnd(8)}  idle RSS: ${rssMb} MB`)
+        const base = server.base
+        const auth = { authorization: `Bearer ${key}` }
+        const metricsPath = `${base}/api/projects/${projectId}/groups_types/0/metrics/`
+        let metricId = ''
+        for (let i = 0; i < 50; i++) {
+          const res = await fetch(metricsPath, {
+            method: 'POST',
+            headers: { ...auth, 'content-type': 'application/json' },
+            body: JSON.stringify({
+              name: `seed ${i}`,
+              filters: { events: [{ id: '$pageview', type: 'events' }] },
+            }),
+          })
+          metricId ||= (await res.json()).id
+        }
+        await fetch(`${base}/batch/`, {
           method: 'POST',
-          headers: { ...auth, 'content-type': 'application/json' },
-          body: JSON.stringify({
-            name: `seed ${i}`,
-            filters: { events: [{ id: '$pageview', type: 'events' }] },
-          }),
+          headers: { 'content-type': 'application/json' },
+          body: groupsBatch(token),
         })
-        metricId ||= (await res.json()).id
-      }
-      await fetch(`${base}/batch/`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: groupsBatch(token),
-      })
-      const reads = readScenarios(projectId, metricId)
-      const fixture = async (path: string) => (await fetch(`${base}${path}`, { headers: auth })).json()
-      const fixtures = {
-        groupTypes: await fixture(reads[0]?.path as string),
-        metricsPage: await fixture(reads[1]?.path as string),
-        metric: await fixture(reads[2]?.path as string),
-        groups: await fixture(reads[3]?.path as string),
-        group: await fixture(reads[4]?.path as string),
-      }
-      if (!baseline) {
-        const done: Record<string, Result> = {}
-        const fixturesFile = path.join(os.tmpdir(), `groupd-bench-fixtures-${process.pid}.json`)
-        fs.writeFileSync(fixturesFile, JSON.stringify(fixtures))
-        const bport = await freePort()
-        const bare = spawnServer(
-          ['--import', 'tsx', 'bench/baseline-server.ts', fixturesFile, String(bport)],
+        const reads = readScenarios(projectId, metricId)
+        const fixture = async (path: string) => (await fetch(`${base}${path}`, { headers: auth })).json()
+        const fixtures = {
+          groupTypes: await fixture(reads[0]?.path as string),
+          metricsPage: await fixture(reads[1]?.path as string),
+          metric: await fixture(reads[2]?.path as string),
+          groups: await fixture(reads[3]?.path as string),
+          group: await fixture(reads[4]?.path as string),
+        }
+        if (!bare) {
+          const fixturesFile = path.join(os.tmpdir(), `groupd-bench-fixtures-${process.pid}.json`)
+          fs.writeFileSync(fixturesFile, JSON.stringify(fixtures))
+          const bport = await freePort()
+          const child = spawnServer(
+            ['--import', 'tsx', 'bench/baseline-server.ts', fixturesFile, String(bport)],
+            {},
+          )
+          const url = `http://127.0.0.1:${bport}`
+          bare = { url, writes: {}, stop: () => child.kill() }
+          await waitReady(child, `${url}/metric`)
+          for (const r of reads)
+            await wrk(url, { path: r.baseline }, { connections: CONNECTIONS, durationS: 1 })
+          for (const w of writeScenarios(projectId)) {
+            bare.writes[w.name] = await load(url, w.baseline, {})
+            console.error(`baseline  ${w.name}: ${bare.writes[w.name]?.reqPerSec} req/s`)
+          }
+        }
+        const { url: bareUrl, writes } = bare
+        const report = (workers: number, name: string, r: Result, b: Result | undefined, ratio?: number) => {
+          rows.push(row(engine, workers, name, r, b, ratio))
+          console.error(
+            `${engine.padEnd(8)}  w${workers} ${name}: ${r.reqPerSec} req/s` +
+              (b
+                ? ` (baseline ${b.reqPerSec}, ratio ${(ratio ?? r.reqPerSec / b.reqPerSec).toFixed(2)})`
+                : ''),
+          )
+        }
+        const reportReads = async (
+          workers: number,
+          url: string,
+          list: ReadScenario[],
+          auths: string[],
+          label = '',
+        ) => {
+          for (const r of list) {
+            const p = await paired(bareUrl, r.baseline, url, r.path, auths)
+            report(workers, `${r.name}${label}`, p.groupd, p.baseline, p.ratio)
+          }
+        }
+        await warmUp(base, reads, key, manyKeys)
+        await reportReads(1, base, reads, [`Bearer ${key}`])
+        const gt = reads[0] as ReadScenario
+        await reportReads(1, base, [gt], manyKeys, `, ${RATE_LIMIT_KEYS} keys, rate limit off`)
+        for (const w of writeScenarios(projectId))
+          report(1, w.name, await load(base, w.requests, auth), writes[w.name])
+
+        const capture = await load(
+          base,
+          [
+            {
+              method: 'POST',
+              path: '/batch/',
+              headers: { 'content-type': 'application/json' },
+              body: captureBatch(token),
+            },
+          ],
           {},
         )
-        const burl = `http://127.0.0.1:${bport}`
-        try {
-          await waitReady(bare, `${burl}/metric`)
-          for (const r of reads)
-            await wrk(burl, { path: r.baseline }, { connections: CONNECTIONS, durationS: 1 })
-          for (const r of reads) done[r.name] = await readLoad(burl, r.baseline)
-          for (const w of writeScenarios(projectId)) done[w.name] = await load(burl, w.baseline, {})
-          for (const [name, r] of Object.entries(done))
-            console.error(`baseline  ${name}: ${r.reqPerSec} req/s`)
-        } finally {
-          bare.kill()
-        }
-        baseline = done
+        const captureEventsPerSec = capture.reqPerSec * EVENTS_PER_BATCH
+        console.error(`${engine.padEnd(8)}  capture: ${captureEventsPerSec} events/s`)
+        await server.stop()
+
+        server = await startGroupd(env, { GROUPD_RATE_LIMIT: 'on' })
+        await warmUp(server.base, [gt], key, manyKeys)
+        await reportReads(1, server.base, [gt], manyKeys, `, ${RATE_LIMIT_KEYS} keys, rate limit on`)
+        await server.stop()
+
+        server = await startGroupd(env, { GROUPD_WORKERS: '2' })
+        await warmUp(server.base, reads, key, manyKeys)
+        await reportReads(2, server.base, reads, [`Bearer ${key}`])
+
+        const direct = await openExisting(env)
+        const baselineEventsPerSec = await storageBaseline(direct, projectId)
+        await direct.close()
+        console.error(`${engine.padEnd(8)}  storage baseline: ${baselineEventsPerSec} events/s`)
+        rows.push({
+          engine,
+          workers: 1,
+          scenario: `POST /batch/ (${EVENTS_PER_BATCH} events with $groups)`,
+          req_per_sec: capture.reqPerSec,
+          events_per_sec: captureEventsPerSec,
+          p50_ms: capture.p50,
+          p99_ms: capture.p99,
+          errors: capture.errors,
+          non_2xx: capture.non2xx,
+          baseline_events_per_sec: baselineEventsPerSec,
+          ratio_vs_baseline: Number((captureEventsPerSec / baselineEventsPerSec).toFixed(3)),
+        })
+      } finally {
+        await server.stop()
+        await cleanup()
       }
-      const b = baseline
-      const report = (workers: number, name: string, r: Result, against?: string) => {
-        rows.push(row(engine, workers, name, r, b[against ?? name]))
-        console.error(`${engine.padEnd(8)}  w${workers} ${name}: ${r.reqPerSec} req/s`)
-      }
-      await warmUp(base, reads, key, manyKeys)
-      for (const r of reads) report(1, r.name, await readLoad(base, r.path, [`Bearer ${key}`]))
-      const gt = reads[0] as ReadScenario
-      report(
-        1,
-        `${gt.name}, ${RATE_LIMIT_KEYS} keys, rate limit off`,
-        await readLoad(base, gt.path, manyKeys),
-        gt.name,
-      )
-      for (const w of writeScenarios(projectId)) report(1, w.name, await load(base, w.requests, auth))
-
-      const capture = await load(
-        base,
-        [
-          {
-            method: 'POST',
-            path: '/batch/',
-            headers: { 'content-type': 'application/json' },
-            body: captureBatch(token),
-          },
-        ],
-        {},
-      )
-      const captureEventsPerSec = capture.reqPerSec * EVENTS_PER_BATCH
-      console.error(`${engine.padEnd(8)}  capture: ${captureEventsPerSec} events/s`)
-      await server.stop()
-
-      server = await startGroupd(env, { GROUPD_RATE_LIMIT: 'on' })
-      await warmUp(server.base, [gt], key, manyKeys)
-      report(
-        1,
-        `${gt.name}, ${RATE_LIMIT_KEYS} keys, rate limit on`,
-        await readLoad(server.base, gt.path, manyKeys),
-        gt.name,
-      )
-      await server.stop()
-
-      server = await startGroupd(env, { GROUPD_WORKERS: '2' })
-      await warmUp(server.base, reads, key, manyKeys)
-      for (const r of reads) report(2, r.name, await readLoad(server.base, r.path, [`Bearer ${key}`]))
-
-      const direct = await openExisting(env)
-      const baselineEventsPerSec = await storageBaseline(direct, projectId)
-      await direct.close()
-      console.error(`${engine.padEnd(8)}  storage baseline: ${baselineEventsPerSec} events/s`)
-      rows.push({
-        engine,
-        workers: 1,
-        scenario: `POST /batch/ (${EVENTS_PER_BATCH} events with $groups)`,
-        req_per_sec: capture.reqPerSec,
-        events_per_sec: captureEventsPerSec,
-        p50_ms: capture.p50,
-        p99_ms: capture.p99,
-        errors: capture.errors,
-        non_2xx: capture.non2xx,
-        baseline_events_per_sec: baselineEventsPerSec,
-        ratio_vs_baseline: Number((captureEventsPerSec / baselineEventsPerSec).toFixed(3)),
-      })
-    } finally {
-      await server.stop()
-      await cleanup()
     }
+  } finally {
+    bare?.stop()
   }
   console.table(rows)
   console.table(starts)

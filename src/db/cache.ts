@@ -33,20 +33,29 @@ export class ReadCache<V> {
   }
 
   /**
+   * The cached value of `key` if current, without a promise: the hot path's hit. Undefined when
+   * it has to be loaded (a cached value is never undefined).
+   */
+  peek(key: string, topic: Topic): V | undefined {
+    if (!this.feed.usable()) return undefined
+    const entry = this.entries.get(key)
+    if (!entry || entry.version !== this.feed.version(topic) || entry.expires <= Date.now()) return undefined
+    // Re-insert: a Map iterates in insertion order, so the first key is the least recently used.
+    this.entries.delete(key)
+    this.entries.set(key, entry)
+    return entry.value
+  }
+
+  /**
    * The cached value of `key` if current, else `load()`'s, cached unless a change raced it or it
    * is undefined (not found is not remembered: whatever creates it need not announce).
    */
   async get(key: string, topic: Topic, load: () => Promise<V>): Promise<V> {
+    const hit = this.peek(key, topic)
+    if (hit !== undefined) return hit
     if (!this.feed.usable()) return load()
     const now = Date.now()
-    const entry = this.entries.get(key)
     const version = this.feed.version(topic)
-    if (entry && entry.version === version && entry.expires > now) {
-      // Re-insert: a Map iterates in insertion order, so the first key is the least recently used.
-      this.entries.delete(key)
-      this.entries.set(key, entry)
-      return entry.value
-    }
     const epoch = this.feed.epoch
     const value = await load()
     if (value !== undefined && this.feed.epoch === epoch && this.feed.usable()) {

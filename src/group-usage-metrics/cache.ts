@@ -12,12 +12,15 @@ export const METRICS_CACHE = { maxEntries: 10_000, ttlMs: 60_000 }
 const metrics = cachePerDatabase<Metric | undefined>(METRICS_CACHE)
 const pages = cachePerDatabase<{ count: number; metrics: Metric[] }>(METRICS_CACHE)
 
-export function cachedMetric(database: Database, scope: Scope, id: string): Promise<Metric | undefined> {
-  return metrics(database).get(
-    `${scope.projectId}:${scope.groupTypeIndex}:${id}`,
-    projectTopic(scope.projectId),
-    () => getMetric(database.db, scope, id),
-  )
+export function cachedMetric(
+  database: Database,
+  scope: Scope,
+  id: string,
+): Metric | Promise<Metric | undefined> {
+  const cache = metrics(database)
+  const key = `${scope.projectId}:${scope.groupTypeIndex}:${id}`
+  const topic = projectTopic(scope.projectId)
+  return cache.peek(key, topic) ?? cache.get(key, topic, () => getMetric(database.db, scope, id))
 }
 
 export function cachedMetricsPage(

@@ -44,6 +44,10 @@ export class RateLimiter {
     this.batch = Math.max(1, Math.floor(Math.min(config.burst, config.sustained) / 100))
   }
 
+  get enabled(): boolean {
+    return this.config.enabled
+  }
+
   /** Counts a request by this key; throws RateLimited when it is over either limit. */
   async check(keyId: string, now = Date.now()): Promise<void> {
     if (!this.config.enabled) return

@@ -18,18 +18,25 @@ const keys = cachePerDatabase<PersonalApiKey | undefined>(AUTH_CACHE)
 const projects = cachePerDatabase<ProjectWithMembership | undefined>(AUTH_CACHE)
 const tokens = cachePerDatabase<Project | undefined>(AUTH_CACHE)
 
-export function activeKey(database: Database, plaintext: string): Promise<PersonalApiKey | undefined> {
+/** A hit is returned as it is, not in a promise: these run on every authenticated request. */
+export function activeKey(
+  database: Database,
+  plaintext: string,
+): PersonalApiKey | Promise<PersonalApiKey | undefined> {
   const hash = hashPersonalApiKey(plaintext)
-  return keys(database).get(hash, 'auth', () => findActiveKey(database.db, hash))
+  const cache = keys(database)
+  return cache.peek(hash, 'auth') ?? cache.get(hash, 'auth', () => findActiveKey(database.db, hash))
 }
 
 export function projectForUser(
   database: Database,
   projectId: number,
   userId: number,
-): Promise<ProjectWithMembership | undefined> {
-  return projects(database).get(`${userId}:${projectId}`, 'auth', () =>
-    getProjectForUser(database.db, projectId, userId),
+): ProjectWithMembership | Promise<ProjectWithMembership | undefined> {
+  const cache = projects(database)
+  const key = `${userId}:${projectId}`
+  return (
+    cache.peek(key, 'auth') ?? cache.get(key, 'auth', () => getProjectForUser(database.db, projectId, userId))
   )
 }
 

@@ -28,6 +28,20 @@ export interface NewKey {
 /** `last_used_at` is refreshed when older than this, as PostHog does. */
 const LAST_USED_RESOLUTION_MS = 60 * 60 * 1000
 
+/** Parsed `last_used_at` of keys seen, so the hot path does not parse it on every request. */
+const lastUsedMs = new WeakMap<PersonalApiKey, { text: string; ms: number }>()
+
+/** Whether `last_used_at` is due a refresh: a cheap check for every authenticated request. */
+export function lastUseIsStale(key: PersonalApiKey, now = Date.now()): boolean {
+  if (!key.last_used_at) return true
+  let parsed = lastUsedMs.get(key)
+  if (parsed?.text !== key.last_used_at) {
+    parsed = { text: key.last_used_at, ms: Date.parse(key.last_used_at) }
+    lastUsedMs.set(key, parsed)
+  }
+  return now - parsed.ms >= LAST_USED_RESOLUTION_MS
+}
+
 export async function createPersonalApiKey(
   db: Executor,
   input: NewKey,
@@ -139,7 +153,7 @@ export async function setKeyScopes(
  * depends on it; the (possibly cached) key is updated in place.
  */
 export async function touchLastUsed(db: Executor, key: PersonalApiKey, now = new Date()): Promise<void> {
-  if (key.last_used_at && now.getTime() - Date.parse(key.last_used_at) < LAST_USED_RESOLUTION_MS) return
+  if (!lastUseIsStale(key, now.getTime())) return
   key.last_used_at = now.toISOString()
   await db
     .updateTable('personal_api_keys')
