@@ -46,6 +46,11 @@ export class ReadCache<V> {
     return entry.value
   }
 
+  /** get() for the hot path: a hit is returned as it is, not wrapped in a promise. */
+  read(key: string, topic: Topic, load: () => Promise<V>): NonNullable<V> | Promise<V> {
+    return this.peek(key, topic) ?? this.get(key, topic, load)
+  }
+
   /**
    * The cached value of `key` if current, else `load()`'s, cached unless a change raced it or it
    * is undefined (not found is not remembered: whatever creates it need not announce).

@@ -17,10 +17,11 @@ export function cachedMetric(
   scope: Scope,
   id: string,
 ): Metric | Promise<Metric | undefined> {
-  const cache = metrics(database)
-  const key = `${scope.projectId}:${scope.groupTypeIndex}:${id}`
-  const topic = projectTopic(scope.projectId)
-  return cache.peek(key, topic) ?? cache.get(key, topic, () => getMetric(database.db, scope, id))
+  return metrics(database).read(
+    `${scope.projectId}:${scope.groupTypeIndex}:${id}`,
+    projectTopic(scope.projectId),
+    () => getMetric(database.db, scope, id),
+  )
 }
 
 export function cachedMetricsPage(

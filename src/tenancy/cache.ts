@@ -24,8 +24,7 @@ export function activeKey(
   plaintext: string,
 ): PersonalApiKey | Promise<PersonalApiKey | undefined> {
   const hash = hashPersonalApiKey(plaintext)
-  const cache = keys(database)
-  return cache.peek(hash, 'auth') ?? cache.get(hash, 'auth', () => findActiveKey(database.db, hash))
+  return keys(database).read(hash, 'auth', () => findActiveKey(database.db, hash))
 }
 
 export function projectForUser(
@@ -33,10 +32,8 @@ export function projectForUser(
   projectId: number,
   userId: number,
 ): ProjectWithMembership | Promise<ProjectWithMembership | undefined> {
-  const cache = projects(database)
-  const key = `${userId}:${projectId}`
-  return (
-    cache.peek(key, 'auth') ?? cache.get(key, 'auth', () => getProjectForUser(database.db, projectId, userId))
+  return projects(database).read(`${userId}:${projectId}`, 'auth', () =>
+    getProjectForUser(database.db, projectId, userId),
   )
 }
 
