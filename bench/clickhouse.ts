@@ -2,8 +2,8 @@
  * `npm run bench` (after the API bench), or alone: `tsx bench/clickhouse.ts`. ClickHouse as the
  * events store, each figure beside a baseline from the same run on this machine:
  * - capture: POST /batch/ (100 events with $groups) under wrk into groupd with ClickHouse, beside a
- *   direct @clickhouse/client insert of the same rows (100 events per INSERT, 4 in flight) and
- *   beside groupd's PostgreSQL capture;
+ *   direct @clickhouse/client insert of the same rows, encoded as groupd encodes them (RowBinary; 100
+ *   events per INSERT, 4 in flight) and beside groupd's PostgreSQL capture;
  * - UsageMetricsQuery for the largest group (2% of the events) at 1M and 10M events: latency (p50,
  *   p95 over BENCH_QUERY_RUNS) and ClickHouse's rows_read, beside PostgreSQL at 1M.
  * Needs a ClickHouse at BENCH_CLICKHOUSE_URL (default GROUPD_TEST_CLICKHOUSE_URL, else
