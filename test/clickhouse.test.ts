@@ -95,7 +95,7 @@ describe('ClickHouse events store', { skip }, () => {
             out.int64(k).uint8(r.b).uint32(r.d).int64(r.i).uuid(r.id).string(r.s).nullableString(r.n)
             out.strings(r.a).float64s(r.f)
           }
-          await ch.insertRowBinary(table, columns, out.bytes())
+          await ch.insertRowBinary(table, columns, out.view())
           const { rows: back } = await ch.query<Record<string, unknown>>(
             `SELECT k, b, d, toString(i) AS i, toString(id) AS id, s, n, a, ` +
               `arrayMap(x -> if(isNaN(x), 'nan', toString(x)), f) AS f FROM ${ch.table(table)} ORDER BY k`,

@@ -8,6 +8,7 @@
  * events and snapshots live on one shard. Without one, `<name>` is the MergeTree table itself.
  */
 import { type ClickHouse, identifier } from './clickhouse.ts'
+import { RowBinaryWriter } from './row-binary.ts'
 
 interface ClickHouseMigration {
   name: string
@@ -80,9 +81,8 @@ export async function migrateClickHouse(ch: ClickHouse): Promise<string[]> {
   for (const migration of clickhouseMigrations) {
     if (applied.has(migration.name)) continue
     await migration.up(ch)
-    await ch.insert('groupd_migrations', [
-      { name: migration.name, applied_at: Math.floor(Date.now() / 1000) },
-    ])
+    const record = new RowBinaryWriter().string(migration.name).uint32(Math.floor(Date.now() / 1000))
+    await ch.insertRowBinary('groupd_migrations', ['name', 'applied_at'], record.view())
     ran.push(migration.name)
   }
   return ran

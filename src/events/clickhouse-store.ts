@@ -94,7 +94,7 @@ export function encodeEvents(events: NewEvent[]): EncodedRows {
     }
     if (primary) row(NO_GROUP, '', true)
   }
-  return { data: out.bytes(), rows }
+  return { data: out.view(), rows }
 }
 
 /** Group snapshots in RowBinary. */
@@ -104,7 +104,7 @@ export function encodeGroups(groups: GroupSnapshot[]): EncodedRows {
     out.int64(g.project_id).uint8(g.group_type_index).string(g.group_key).string(g.properties)
     writeProperties(out, JSON.parse(g.properties)).int64(g.version)
   }
-  return { data: out.bytes(), rows: groups.length }
+  return { data: out.view(), rows: groups.length }
 }
 
 /** The filter language's view of a properties object (properties.ts), as the four array columns. */

@@ -108,19 +108,6 @@ export class ClickHouse {
     })
   }
 
-  /** Rows in JSONEachRow; resolves once ClickHouse has written them (on every shard). */
-  async insert(table: string, values: object[]): Promise<void> {
-    if (values.length === 0) return
-    await this.call(() =>
-      this.client.insert({
-        table: this.table(table),
-        values,
-        format: 'JSONEachRow',
-        clickhouse_settings: this.cluster ? { insert_distributed_sync: 1 } : {},
-      }),
-    )
-  }
-
   /**
    * Rows encoded in RowBinary (row-binary.ts) for these columns, in this order; resolves once
    * ClickHouse has written them (on every shard).

@@ -30,11 +30,6 @@ export class RowBinaryWriter {
     return this.offset
   }
 
-  /** A copy of what was written. */
-  bytes(): Buffer {
-    return Buffer.from(this.buffer.subarray(0, this.offset))
-  }
-
   /** What was written, without copying: valid until the next write or clear. */
   view(): Buffer {
     return this.buffer.subarray(0, this.offset)

@@ -9,7 +9,7 @@ import type { Database } from '../db/database.ts'
 import type { Project } from '../db/schema.ts'
 import { RateLimited, type RateLimiter } from '../rate-limit/limiter.ts'
 import { activeKey, projectForUser } from '../tenancy/cache.ts'
-import { lastUseIsStale, type PersonalApiKey, touchLastUsed } from '../tenancy/keys.ts'
+import { type PersonalApiKey, touchLastUsed } from '../tenancy/keys.ts'
 import { currentProjectId } from '../tenancy/projects.ts'
 import { grants, type ScopeAction, type ScopeObject } from '../tenancy/scopes.ts'
 import { authenticationFailed, notFound, permissionDenied, throttled } from './errors.ts'
@@ -101,11 +101,9 @@ export function registerAuth(app: FastifyInstance, database: Database, limiter: 
     if (auth.sessionOnly) throw permissionDenied('This action does not support Personal API Key access.')
     request.apiKey = key
     request.userId = key.user_id
-    if (lastUseIsStale(key)) {
-      touchLastUsed(database.db, key).catch((error) =>
-        request.log.warn({ err: error }, 'last_used_at update failed'),
-      )
-    }
+    touchLastUsed(database.db, key)?.catch((error) =>
+      request.log.warn({ err: error }, 'last_used_at update failed'),
+    )
 
     const rawProject = (request.params as Record<string, string> | undefined)?.project_id
     let project: Awaited<ReturnType<typeof projectForUser>>

@@ -31,8 +31,8 @@ const LAST_USED_RESOLUTION_MS = 60 * 60 * 1000
 /** Parsed `last_used_at` of keys seen, so the hot path does not parse it on every request. */
 const lastUsedMs = new WeakMap<PersonalApiKey, { text: string; ms: number }>()
 
-/** Whether `last_used_at` is due a refresh: a cheap check for every authenticated request. */
-export function lastUseIsStale(key: PersonalApiKey, now = Date.now()): boolean {
+/** Whether `last_used_at` is due a refresh. */
+function lastUseIsStale(key: PersonalApiKey, now = Date.now()): boolean {
   if (!key.last_used_at) return true
   let parsed = lastUsedMs.get(key)
   if (parsed?.text !== key.last_used_at) {
@@ -150,14 +150,20 @@ export async function setKeyScopes(
 
 /**
  * Best effort and at most hourly, so reads do not turn into writes. Not announced: no cache
- * depends on it; the (possibly cached) key is updated in place.
+ * depends on it; the (possibly cached) key is updated in place. Runs on every authenticated
+ * request: when there is nothing to write it returns undefined, not a promise.
  */
-export async function touchLastUsed(db: Executor, key: PersonalApiKey, now = new Date()): Promise<void> {
-  if (!lastUseIsStale(key, now.getTime())) return
+export function touchLastUsed(
+  db: Executor,
+  key: PersonalApiKey,
+  now = new Date(),
+): Promise<void> | undefined {
+  if (!lastUseIsStale(key, now.getTime())) return undefined
   key.last_used_at = now.toISOString()
-  await db
+  return db
     .updateTable('personal_api_keys')
-    .set({ last_used_at: now.toISOString() })
+    .set({ last_used_at: key.last_used_at })
     .where('id', '=', key.id)
     .execute()
+    .then(() => undefined)
 }
