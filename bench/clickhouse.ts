@@ -21,7 +21,12 @@ import type { Database } from '../src/db/database.ts'
 import { uuidv7 } from '../src/db/ids.ts'
 import { ClickHouse, identifier } from '../src/events/clickhouse.ts'
 import { migrateClickHouse } from '../src/events/clickhouse-migrations.ts'
-import { ClickHouseEventsStore, EVENT_COLUMNS, encodeEvents } from '../src/events/clickhouse-store.ts'
+import {
+  ClickHouseEventsStore,
+  EVENT_COLUMNS,
+  EVENTS_TABLE,
+  encodeEvents,
+} from '../src/events/clickhouse-store.ts'
 import { listProjectMetrics } from '../src/group-usage-metrics/store.ts'
 import { metricSeries } from '../src/query/usage-metrics.ts'
 import {
@@ -182,7 +187,7 @@ async function directInsert(ch: ClickHouse, projectId: number): Promise<number> 
   let batches = 0
   const worker = async () => {
     while (Date.now() < deadline) {
-      await ch.insertRowBinary('events', EVENT_COLUMNS, directRows(projectId))
+      await ch.insertRowBinary(EVENTS_TABLE, EVENT_COLUMNS, directRows(projectId))
       batches++
     }
   }
@@ -205,7 +210,7 @@ async function captureRows(pgOk: boolean): Promise<Row[]> {
     const requests = viaClickHouse.reqPerSec * DURATION
     const perRequest = (k: keyof PostgresActivity) => Number(((after[k] - before[k]) / requests).toFixed(2))
     const { rows: parts } = await bench.ch.query<{ n: number }>(
-      `SELECT count() AS n FROM system.parts WHERE database = '${bench.ch.database}' AND table = 'events' AND active`,
+      `SELECT count() AS n FROM system.parts WHERE database = '${bench.ch.database}' AND table = '${EVENTS_TABLE}' AND active`,
     )
     console.error(`clickhouse capture: ${viaClickHouse.reqPerSec * EVENTS_PER_BATCH} events/s`)
     const direct = await directInsert(bench.ch, projectId)
@@ -243,12 +248,10 @@ async function captureRows(pgOk: boolean): Promise<Row[]> {
 
 /** Synthetic events for project P: 2% in the largest group, the rest over 1,000 others, 200 days. */
 function generateClickHouse(ch: ClickHouse, projectId: number, offset: number, count: number, now: number) {
-  return ch.command(`INSERT INTO ${ch.table('events')} (project_id, group_type_index, group_key, is_primary, uuid,
-      event, distinct_id, timestamp, time_ms, group_0, group_1, group_2, group_3, group_4, properties,
-      prop_keys, prop_values, prop_numbers, prop_times)
-    SELECT ${projectId}, 0, k, 1, generateUUIDv4(), ev, concat('user-', toString(number % 10000)),
-      toDateTime(intDiv(t, 1000)), t, k, NULL, NULL, NULL, NULL,
-      concat('{"plan":"', plan, '","amount":', toString(amount), '}'),
+  return ch.command(`INSERT INTO ${ch.table(EVENTS_TABLE)} (project_id, group_type_index, group_key, uuid,
+      event, distinct_id, time_ms, group_keys, properties, prop.key, prop.value, prop.number, prop.time)
+    SELECT ${projectId}, 0, k, generateUUIDv4(), ev, concat('user-', toString(number % 10000)),
+      t, [k, NULL, NULL, NULL, NULL], concat('{"plan":"', plan, '","amount":', toString(amount), '}'),
       ['plan', 'amount'], [plan, toString(amount)], [nan, toFloat64(amount)], [nan, nan]
     FROM (SELECT number,
       if(number % 50 = 0, '${LARGEST}', concat('org_', toString(intHash32(number) % 1000))) AS k,
@@ -347,7 +350,7 @@ async function queryRows(pgOk: boolean): Promise<Row[]> {
       }
       loaded = size
       const generated = (performance.now() - started) / 1000
-      await bench.ch.command(`OPTIMIZE TABLE ${bench.ch.table('events')} FINAL`).catch(() => {})
+      await bench.ch.command(`OPTIMIZE TABLE ${bench.ch.table(EVENTS_TABLE)} FINAL`).catch(() => {})
       const latency = await queryLatency(server.url, key, projectId)
       const sql = store.metricSql({
         projectId,
@@ -358,10 +361,10 @@ async function queryRows(pgOk: boolean): Promise<Row[]> {
       })
       const { statistics } = await bench.ch.query(sql)
       const { rows: group } = await bench.ch.query<{ n: number }>(
-        `SELECT count() AS n FROM ${bench.ch.table('events')} WHERE project_id = ${projectId} AND group_key = '${LARGEST}'`,
+        `SELECT count() AS n FROM ${bench.ch.table(EVENTS_TABLE)} WHERE project_id = ${projectId} AND group_key = '${LARGEST}'`,
       )
       const { rows: disk } = await bench.ch.query<{ bytes: number }>(
-        `SELECT sum(bytes_on_disk) AS bytes FROM system.parts WHERE database = '${bench.ch.database}' AND table = 'events' AND active`,
+        `SELECT sum(bytes_on_disk) AS bytes FROM system.parts WHERE database = '${bench.ch.database}' AND table = '${EVENTS_TABLE}' AND active`,
       )
       console.error(`clickhouse ${size} events: p50 ${latency.p50} ms, rows_read ${statistics.rows_read}`)
       rows.push({

@@ -14,7 +14,9 @@ export async function serve(config: Config): Promise<void> {
   const { buildApp } = await import('./app.ts')
   const database = Database.open(config.database)
   await migrate(database)
-  const { store: events } = await openEventsStore(config.clickhouse, database)
+  const { store: events } = await openEventsStore(config.clickhouse, database, (line) =>
+    process.stderr.write(`groupd: ClickHouse migration: ${line}\n`),
+  )
   const app = await buildApp({
     database,
     events,

@@ -1,7 +1,7 @@
 /**
  * What only the ClickHouse events store has to prove (runs in the ClickHouse pass of
  * scripts/test.sh): the one escaping function round-trips any string, a retried batch is counted
- * once while its duplicate rows are still unmerged, an unreachable ClickHouse answers 503 and
+ * once though its duplicate rows are stored, an unreachable ClickHouse answers 503 and
  * rolls the request back, and SIGKILL while capturing loses nothing acknowledged.
  */
 import assert from 'node:assert/strict'
@@ -10,12 +10,17 @@ import { after, before, describe, it } from 'node:test'
 import fc from 'fast-check'
 import { sql } from 'kysely'
 import { buildApp } from '../src/app.ts'
+import { clickhouseConfig } from '../src/config.ts'
 import { migrate } from '../src/db/migrate.ts'
-import { ClickHouse, literal } from '../src/events/clickhouse.ts'
-import { ClickHouseEventsStore } from '../src/events/clickhouse-store.ts'
+import { ClickHouse, identifier, literal } from '../src/events/clickhouse.ts'
+import { clickhouseMigrations, migrateClickHouse } from '../src/events/clickhouse-migrations.ts'
+import { ClickHouseEventsStore, EVENTS_TABLE } from '../src/events/clickhouse-store.ts'
 import { RowBinaryWriter } from '../src/events/row-binary.ts'
+import { DAY_MS } from '../src/query/dates.ts'
+import { and, type Expr, TRUE } from '../src/query/filters.ts'
 import { sendCapture } from './helpers/capture.ts'
 import {
+  CLICKHOUSE_URL,
   client,
   createTenant,
   ENGINE,
@@ -123,9 +128,9 @@ describe('ClickHouse events store', { skip }, () => {
     }
   })
 
-  it('a retried batch is counted once, before any merge removed its duplicate rows', async () => {
+  it('a retried batch is counted once, its duplicate rows stored and unmerged', async () => {
     const ch = clickhouseOf(server)
-    await ch.command(`SYSTEM STOP MERGES ${ch.table('events')}`)
+    await ch.command(`SYSTEM STOP MERGES ${ch.table(EVENTS_TABLE)}`)
     try {
       const t = await createTenant(server.database)
       await createMetric(server.url, t, { name: 'xs', filters: { events: [{ id: 'x' }] } })
@@ -135,12 +140,12 @@ describe('ClickHouse events store', { skip }, () => {
         assert.equal(res.status, 200)
       }
       const { rows } = await ch.query<{ n: number }>(
-        `SELECT count() AS n FROM ${ch.table('events')} WHERE project_id = ${t.project.id}`,
+        `SELECT count() AS n FROM ${ch.table(EVENTS_TABLE)} WHERE project_id = ${t.project.id}`,
       )
       assert.equal(rows[0]?.n, 60, 'the three copies are all stored, unmerged')
       assert.equal((await valuesAt(server, t, Date.now()))[0]?.value, 20)
     } finally {
-      await ch.command(`SYSTEM START MERGES ${ch.table('events')}`)
+      await ch.command(`SYSTEM START MERGES ${ch.table(EVENTS_TABLE)}`)
     }
   })
 
@@ -149,10 +154,10 @@ describe('ClickHouse events store', { skip }, () => {
     const parts = async () =>
       (
         await ch.query<{ n: number }>(
-          `SELECT count() AS n FROM system.parts WHERE database = ${literal(ch.database)} AND table = 'events' AND active`,
+          `SELECT count() AS n FROM system.parts WHERE database = ${literal(ch.database)} AND table = ${literal(EVENTS_TABLE)} AND active`,
         )
       ).rows[0]?.n ?? 0
-    await ch.command(`SYSTEM STOP MERGES ${ch.table('events')}`)
+    await ch.command(`SYSTEM STOP MERGES ${ch.table(EVENTS_TABLE)}`)
     try {
       const t = await createTenant(server.database)
       const before = await parts()
@@ -169,11 +174,11 @@ describe('ClickHouse events store', { skip }, () => {
       const added = (await parts()) - before
       assert.ok(added < 40, `${added} parts for 40 requests`)
       const { rows } = await ch.query<{ n: number }>(
-        `SELECT uniqExact(uuid) AS n FROM ${ch.table('events')} WHERE project_id = ${t.project.id}`,
+        `SELECT uniqExact(uuid) AS n FROM ${ch.table(EVENTS_TABLE)} WHERE project_id = ${t.project.id}`,
       )
       assert.equal(rows[0]?.n, 400)
     } finally {
-      await ch.command(`SYSTEM START MERGES ${ch.table('events')}`)
+      await ch.command(`SYSTEM START MERGES ${ch.table(EVENTS_TABLE)}`)
     }
   })
 })
@@ -310,7 +315,7 @@ describe('SIGKILL while capturing into ClickHouse', { skip }, () => {
         const ch = clickhouseOf(testDb)
         const ackedUuids = new Set(acked.flat())
         const { rows } = await ch.query<{ uuid: string }>(
-          `SELECT DISTINCT toString(uuid) AS uuid FROM ${ch.table('events')} WHERE project_id = ${t.project.id}`,
+          `SELECT DISTINCT toString(uuid) AS uuid FROM ${ch.table(EVENTS_TABLE)} WHERE project_id = ${t.project.id}`,
         )
         const stored = new Set(rows.map((r) => r.uuid))
         for (const uuid of ackedUuids) assert.ok(stored.has(uuid), `acknowledged event ${uuid} is missing`)
@@ -328,3 +333,104 @@ describe('SIGKILL while capturing into ClickHouse', { skip }, () => {
     }
   })
 })
+
+describe('ClickHouse migration 002 (events_v2)', { skip }, () => {
+  it('moves events stored in the 001 layout, which then read and count as before', async () => {
+    const config = clickhouseConfig({
+      GROUPD_CLICKHOUSE_URL: `${CLICKHOUSE_URL}/groupd_migrate_${process.pid}`,
+    })
+    assert.ok(config)
+    const ch = ClickHouse.open(config)
+    const database = identifier(config.database)
+    try {
+      await ch.command(`DROP DATABASE IF EXISTS ${database}`)
+      await ch.command(`CREATE DATABASE ${database}`)
+      await (clickhouseMigrations[0] as (typeof clickhouseMigrations)[number]).up(ch, () => {})
+      const now = Date.parse('2026-11-30T12:00:00.000Z')
+      const [a, b] = [randomUUID(), randomUUID()]
+      const earlier = now - 40 * DAY_MS // the month before: two partitions to copy
+      // a: in acme (company) and w1 (workspace), stored twice (a retry); b: in no group, a month earlier.
+      const row = (gti: number, key: string, primary: number, uuid: string, ms: number, json: string) =>
+        `(1, ${gti}, '${key}', ${primary}, '${uuid}', 'x', 'u1', toDateTime(${Math.floor(ms / 1000)}), ${ms}, ` +
+        `${gti === 255 ? 'NULL' : "'acme'"}, ${gti === 255 ? 'NULL' : "'w1'"}, NULL, NULL, NULL, '${json}', ` +
+        `['n'], ['7'], [7], [nan])`
+      const aJson = '{"n":7,"$group_0":"acme","$group_1":"w1"}'
+      await ch.command(
+        `INSERT INTO ${ch.table('events')} (project_id, group_type_index, group_key, is_primary, uuid, event,
+          distinct_id, timestamp, time_ms, group_0, group_1, group_2, group_3, group_4, properties, prop_keys,
+          prop_values, prop_numbers, prop_times) VALUES ` +
+          [
+            row(0, 'acme', 1, a, now - 1000, aJson),
+            row(1, 'w1', 0, a, now - 1000, ''),
+            row(0, 'acme', 1, a, now - 1000, aJson),
+            row(255, '', 1, b, earlier, '{"n":7}'),
+          ].join(', '),
+      )
+      const lines: string[] = []
+      const ran = await migrateClickHouse(ch, (line) => lines.push(line))
+      assert.ok(ran.includes('002-events-v2'))
+      assert.equal(lines.length, 2, lines.join('\n'))
+      assert.match(lines[1] as string, /^events_v2: copied events of \d{6} \(2\/2\)$/)
+      const { rows: tables } = await ch.query<{ name: string }>(
+        `SELECT name FROM system.tables WHERE database = ${literal(config.database)} ORDER BY name`,
+      )
+      assert.deepEqual(
+        tables.map((t) => t.name),
+        ['events_v2', 'groupd_migrations', 'groups'],
+      )
+      const store = new ClickHouseEventsStore(ch, 0)
+      const listed = await store.listEvents({ projectId: 1, expr: TRUE, limit: 10 })
+      assert.deepEqual(
+        listed.map((e) => [e.uuid, e.properties, e.timestamp]),
+        [
+          [a, JSON.parse(aJson), new Date(now - 1000).toISOString()],
+          [b, { n: 7 }, new Date(earlier).toISOString()],
+        ],
+      )
+      const series = (groupKeyFilter: boolean) => ({
+        expr: groupKeyFilter
+          ? and([
+              eventIsX,
+              {
+                kind: 'cond' as const,
+                cond: {
+                  op: 'eq' as const,
+                  field: { source: 'column' as const, column: 'group_1' as const },
+                  values: ['w1'],
+                  negate: false,
+                },
+              },
+            ])
+          : eventIsX,
+        sumProperty: 'n',
+        since: now - 60 * DAY_MS,
+      })
+      for (const [groupTypeIndex, groupKey] of [
+        [0, 'acme'],
+        [1, 'w1'],
+      ] as const) {
+        const buckets = await store.metricBuckets({
+          projectId: 1,
+          groupTypeIndex,
+          groupKey,
+          now,
+          series: [series(false), series(true)],
+        })
+        assert.deepEqual(
+          buckets.map((bucket) => bucket.sums),
+          [[7, 7]],
+          `${groupKey}: a counted once, its other group's key kept`,
+        )
+      }
+      assert.deepEqual(await migrateClickHouse(ch), [], 'recorded: a second run does nothing')
+    } finally {
+      await ch.command(`DROP DATABASE IF EXISTS ${database}`)
+      await ch.close()
+    }
+  })
+})
+
+const eventIsX: Expr = {
+  kind: 'cond',
+  cond: { op: 'eq', field: { source: 'column', column: 'event' }, values: ['x'], negate: false },
+}

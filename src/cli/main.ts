@@ -69,7 +69,7 @@ async function run(argv: string[]): Promise<number> {
     const database = Database.open(config.database)
     let opened: Promise<OpenedEventsStore> | undefined
     const events = async () => {
-      opened ??= openEventsStore(config.clickhouse, database)
+      opened ??= openEventsStore(config.clickhouse, database, (line) => out.info(line))
       const { store, applied } = await opened
       if (applied.length && command) out.info(`applied ClickHouse migrations: ${applied.join(', ')}`)
       return store

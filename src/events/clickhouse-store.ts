@@ -2,7 +2,7 @@
  * The events store on ClickHouse (tables in clickhouse-migrations.ts). An event is written once per
  * group it belongs to, so a metric query reads one group's rows by the sort key; properties are
  * written with their filter-language view (properties.ts). Reads keep one row per uuid (LIMIT 1 BY
- * uuid) before summing, so a retried batch is counted once even before ClickHouse merges parts.
+ * uuid) before summing, so a retried batch is counted once: the table keeps its duplicate rows.
  */
 import { compileClickHouse, number } from '../query/compile-clickhouse.ts'
 import { DAY_MS } from '../query/dates.ts'
@@ -22,28 +22,44 @@ import type {
   StoredEvent,
 } from './store.ts'
 
+/** The events table (clickhouse-migrations.ts 002): one row per (event, group it belongs to). */
+export const EVENTS_TABLE = 'events_v2'
 /** group_type_index of the one row of an event that belongs to no group. */
 export const NO_GROUP = 255
-/** DateTime's range; the exact time is time_ms, the DateTime only orders and partitions. */
-const MIN_SECONDS = 0
-const MAX_SECONDS = 4_294_967_295
+/** An event's second within DateTime's range, from time_ms: what partitions the table by month. */
+export const EPOCH_SECONDS = 'least(greatest(intDiv(time_ms, 1000), 0), 4294967295)'
 
-const seconds = (ms: number) => Math.min(MAX_SECONDS, Math.max(MIN_SECONDS, Math.floor(ms / 1000)))
-
-/** The columns of `events` in the order encodeEvents writes them. */
+/** The columns of the events table in the order encodeEvents writes them. */
 export const EVENT_COLUMNS = [
   'project_id',
   'group_type_index',
   'group_key',
-  'is_primary',
   'uuid',
   'event',
   'distinct_id',
-  'timestamp',
   'time_ms',
-  ...GROUP_COLUMNS,
+  'group_keys',
   'properties',
-  ...PROPERTY_COLUMNS,
+  'prop.key',
+  'prop.value',
+  'prop.number',
+  'prop.time',
+]
+
+/**
+ * What the filter compiler and the stores' outer queries call each value (the names of the SQL
+ * store's columns and of properties.ts's arrays), as an expression over the events table.
+ */
+const SOURCE_COLUMNS: [alias: string, expression: string][] = [
+  ['event', 'event'],
+  ['distinct_id', 'distinct_id'],
+  ['properties', 'properties'],
+  ['timestamp', `toDateTime(${EPOCH_SECONDS}, 'UTC')`],
+  ['prop_keys', 'prop.key'],
+  ['prop_values', 'prop.value'],
+  ['prop_numbers', 'prop.number'],
+  ['prop_times', 'prop.time'],
+  ...GROUP_COLUMNS.map((alias, n): [string, string] => [alias, `group_keys[${n + 1}]`]),
 ]
 const GROUP_SNAPSHOT_COLUMNS = [
   'project_id',
@@ -62,7 +78,8 @@ export interface EncodedRows {
 /**
  * The ClickHouse rows of some events in RowBinary: one row per group an event belongs to, or one
  * under NO_GROUP. Only the primary row, the one the events list reads, carries the properties'
- * JSON text; every row carries their filter view, which metric values read.
+ * JSON text (never empty: `{}` at least); every row carries their filter view, which metric values
+ * read.
  */
 export function encodeEvents(events: NewEvent[]): EncodedRows {
   const out = new RowBinaryWriter()
@@ -71,17 +88,11 @@ export function encodeEvents(events: NewEvent[]): EncodedRows {
   let rows = 0
   for (const { row: event, properties } of events) {
     const timeMs = Date.parse(event.timestamp)
-    columns.clear().uuid(event.uuid).string(event.event).string(event.distinct_id)
-    columns.uint32(seconds(timeMs)).int64(timeMs)
-    for (const column of GROUP_COLUMNS) columns.nullableString(event[column])
+    columns.clear().uuid(event.uuid).string(event.event).string(event.distinct_id).int64(timeMs)
+    columns.nullableStrings(GROUP_COLUMNS.map((column) => event[column]))
     writeProperties(view.clear(), properties)
     const row = (index: number, key: string, primary: boolean) => {
-      out
-        .int64(event.project_id)
-        .uint8(index)
-        .string(key)
-        .uint8(primary ? 1 : 0)
-        .raw(columns.view())
+      out.int64(event.project_id).uint8(index).string(key).raw(columns.view())
       out.string(primary ? event.properties : '').raw(view.view())
       rows++
     }
@@ -119,19 +130,19 @@ function writeProperties(out: RowBinaryWriter, properties: Record<string, unknow
 
 export class ClickHouseEventsStore implements EventsStore {
   readonly external = true
-  private readonly events: InsertBatcher
-  private readonly groups: InsertBatcher
+  private readonly eventRows: InsertBatcher
+  private readonly groupRows: InsertBatcher
 
   /** `insertIntervalMs`: see InsertBatcher. */
   constructor(
     readonly clickhouse: ClickHouse,
     insertIntervalMs: number,
   ) {
-    this.events = new InsertBatcher(
-      (data) => clickhouse.insertRowBinary('events', EVENT_COLUMNS, data),
+    this.eventRows = new InsertBatcher(
+      (data) => clickhouse.insertRowBinary(EVENTS_TABLE, EVENT_COLUMNS, data),
       insertIntervalMs,
     )
-    this.groups = new InsertBatcher(
+    this.groupRows = new InsertBatcher(
       (data) => clickhouse.insertRowBinary('groups', GROUP_SNAPSHOT_COLUMNS, data),
       insertIntervalMs,
     )
@@ -141,8 +152,8 @@ export class ClickHouseEventsStore implements EventsStore {
     const rows = encodeEvents(events)
     const snapshots = encodeGroups(groups)
     await Promise.all([
-      this.events.insert(rows.data, rows.rows),
-      this.groups.insert(snapshots.data, snapshots.rows),
+      this.eventRows.insert(rows.data, rows.rows),
+      this.groupRows.insert(snapshots.data, snapshots.rows),
     ])
   }
 
@@ -160,7 +171,7 @@ export class ClickHouseEventsStore implements EventsStore {
       this.metricSql(query),
     )
     return rows.map((row) => ({
-      day: String(row.day),
+      day: new Date(Number(row.day) * DAY_MS).toISOString().slice(0, 10),
       late: Number(row.late) === 1,
       sums: query.series.map((_, i) => Number(row[`s${i}`] ?? 0)),
     }))
@@ -174,23 +185,27 @@ export class ClickHouseEventsStore implements EventsStore {
     )
     const earliest = Math.min(...query.series.map((s) => s.since))
     const target = `project_id = ${query.projectId} AND group_type_index = ${query.groupTypeIndex} AND group_key = ${literal(query.groupKey)}`
-    const range = `timestamp >= toDateTime(${seconds(earliest)}) AND timestamp <= toDateTime(${seconds(query.now) + 1}) AND time_ms <= ${query.now}`
+    const range = `time_ms >= ${earliest} AND time_ms <= ${query.now}`
+    // The day (days since the epoch) and its half: whether the time of day is at or after now's,
+    // where every window boundary falls.
+    const late = `modulo(time_ms, ${DAY_MS}) >= ${((query.now % DAY_MS) + DAY_MS) % DAY_MS}`
+    const outer = `SELECT intDiv(time_ms, ${DAY_MS}) AS day, ${late} AS late, ${sums.join(', ')}`
     const source = this.source(
+      outer,
       `${target} AND ${range}${eventNameFilter(query.series)}`,
       query.series.map((s) => s.expr),
       query.projectId,
       (n) =>
         n === query.groupTypeIndex
           ? `group_key = ${literal(query.groupKey)}`
-          : `group_key GLOBAL IN (SELECT group_${n} FROM ${this.clickhouse.table('events')} WHERE ${target} AND ${range})`,
+          : `group_key GLOBAL IN (SELECT group_keys[${n + 1}] FROM ${this.eventsTable} WHERE ${target} AND ${range})`,
     )
-    // The day half: whether the time of day is at or after now's, where every window boundary falls.
-    const late = `modulo(time_ms, ${DAY_MS}) >= ${((query.now % DAY_MS) + DAY_MS) % DAY_MS}`
-    return `SELECT toString(toDate(timestamp)) AS day, ${late} AS late, ${sums.join(', ')} FROM (${source}) GROUP BY day, late /* groupd:metric-buckets */`
+    return `${outer} FROM (${source}) GROUP BY day, late /* groupd:metric-buckets */`
   }
 
   async listEvents(query: EventListQuery): Promise<StoredEvent[]> {
-    const where = [`project_id = ${query.projectId}`, 'is_primary = 1']
+    // The primary row of each event: the one carrying its JSON text.
+    const where = [`project_id = ${query.projectId}`, "properties != ''"]
     if (query.event !== undefined) where.push(`event = ${literal(query.event)}`)
     if (query.before) where.push(`time_ms < ${Date.parse(query.before)}`)
     if (query.after) where.push(`time_ms > ${Date.parse(query.after)}`)
@@ -198,12 +213,17 @@ export class ClickHouseEventsStore implements EventsStore {
       const t = Date.parse(query.cursor.timestamp)
       where.push(`(time_ms < ${t} OR (time_ms = ${t} AND uuid < ${literal(query.cursor.uuid)}))`)
     }
+    const outer = `SELECT uuid, event, distinct_id, properties, time_ms`
+    const rest =
+      ` WHERE ${compileClickHouse(query.expr)} ` +
+      `ORDER BY time_ms DESC, uuid DESC LIMIT ${Math.max(0, Math.floor(query.limit))} /* groupd:events-list */`
     const source = this.source(
+      outer + rest,
       where.join(' AND '),
       [query.expr],
       query.projectId,
       (n) =>
-        `group_key GLOBAL IN (SELECT group_${n} FROM ${this.clickhouse.table('events')} WHERE project_id = ${query.projectId})`,
+        `group_key GLOBAL IN (SELECT group_keys[${n + 1}] FROM ${this.eventsTable} WHERE project_id = ${query.projectId})`,
     )
     const { rows } = await this.clickhouse.query<{
       uuid: string
@@ -211,10 +231,7 @@ export class ClickHouseEventsStore implements EventsStore {
       distinct_id: string
       properties: string
       time_ms: number | string
-    }>(
-      `SELECT uuid, event, distinct_id, properties, time_ms FROM (${source}) WHERE ${compileClickHouse(query.expr)} ` +
-        `ORDER BY time_ms DESC, uuid DESC LIMIT ${Math.max(0, Math.floor(query.limit))} /* groupd:events-list */`,
-    )
+    }>(`${outer} FROM (${source})${rest}`)
     return rows.map((r) => ({
       uuid: r.uuid,
       event: r.event,
@@ -224,16 +241,31 @@ export class ClickHouseEventsStore implements EventsStore {
     }))
   }
 
+  private get eventsTable(): string {
+    return this.clickhouse.table(EVENTS_TABLE)
+  }
+
   /**
    * The event rows matching `where`, one per uuid, with the current properties of the groups that
    * group-property filters read joined as gN_* columns (`keys` picks which groups' snapshots).
+   * Only the SOURCE_COLUMNS that `outer`, the SQL reading it, names are read: 18.16 does not prune
+   * a LIMIT BY subquery's columns itself, and a count need not decompress any property.
    */
-  private source(where: string, exprs: Expr[], projectId: number, keys: (index: number) => string): string {
+  private source(
+    outer: string,
+    where: string,
+    exprs: Expr[],
+    projectId: number,
+    keys: (index: number) => string,
+  ): string {
     const indexes = [...new Set(exprs.flatMap((e) => [...groupIndexes(e)]))].sort()
+    const columns = SOURCE_COLUMNS.filter(([alias]) => new RegExp(`\\b${alias}\\b`).test(outer)).map(
+      ([alias, expression]) => (alias === expression ? alias : `${expression} AS ${alias}`),
+    )
     let source =
-      `SELECT uuid, timestamp, time_ms, event, distinct_id, properties, ${GROUP_COLUMNS.join(', ')}, ` +
-      `prop_keys, prop_values, prop_numbers, prop_times${indexes.map((n) => `, ifNull(concat('=', group_${n}), '') AS j${n}`).join('')} ` +
-      `FROM ${this.clickhouse.table('events')} WHERE ${where} LIMIT 1 BY uuid`
+      `SELECT ${['uuid', 'time_ms', ...columns].join(', ')}` +
+      `${indexes.map((n) => `, ifNull(concat('=', group_keys[${n + 1}]), '') AS j${n}`).join('')} ` +
+      `FROM ${this.eventsTable} WHERE ${where} LIMIT 1 BY uuid`
     // 18.16 allows one JOIN per SELECT: one level per group type whose properties are read.
     for (const n of indexes) {
       const snapshot =

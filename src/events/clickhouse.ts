@@ -5,7 +5,12 @@
  * failures become StoreUnavailableError here, so callers answer 503 like for the SQL database.
  */
 import { Readable } from 'node:stream'
-import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client'
+import {
+  type ClickHouseClient,
+  ClickHouseLogLevel,
+  type ClickHouseSettings,
+  createClient,
+} from '@clickhouse/client'
 import type { ClickHouseConfig } from '../config.ts'
 import { isUnavailable, StoreUnavailableError } from '../db/errors.ts'
 
@@ -96,8 +101,8 @@ export class ClickHouse {
     return this.cluster ? ` ON CLUSTER ${identifier(this.cluster)}` : ''
   }
 
-  async command(query: string): Promise<void> {
-    await this.call(() => this.client.command({ query }))
+  async command(query: string, settings: ClickHouseSettings = {}): Promise<void> {
+    await this.call(() => this.client.command({ query, clickhouse_settings: settings }))
   }
 
   async query<T>(query: string): Promise<{ rows: T[]; statistics: QueryStatistics }> {

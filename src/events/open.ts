@@ -2,10 +2,13 @@
 import type { ClickHouseConfig } from '../config.ts'
 import type { Database } from '../db/database.ts'
 import { ClickHouse } from './clickhouse.ts'
-import { migrateClickHouse } from './clickhouse-migrations.ts'
+import { type MigrationProgress, migrateClickHouse } from './clickhouse-migrations.ts'
 import { ClickHouseEventsStore } from './clickhouse-store.ts'
 import { SqlEventsStore } from './sql-store.ts'
 import type { EventsStore } from './store.ts'
+
+/** How long one migration statement (a month of events copied) may take. */
+const MIGRATION_TIMEOUT_MS = 6 * 3600_000
 
 export interface OpenedEventsStore {
   store: EventsStore
@@ -13,18 +16,22 @@ export interface OpenedEventsStore {
   applied: string[]
 }
 
-/** Opens the store and applies its pending migrations (the SQL store's are the database's own). */
+/**
+ * Opens the store and applies its pending migrations (the SQL store's are the database's own),
+ * reporting the steps of a long one through `progress`.
+ */
 export async function openEventsStore(
   config: ClickHouseConfig | null,
   database: Database,
+  progress?: MigrationProgress,
 ): Promise<OpenedEventsStore> {
   if (!config) return { store: new SqlEventsStore(database), applied: [] }
-  const clickhouse = ClickHouse.open(config)
+  const migrator = ClickHouse.open(config, { requestTimeoutMs: MIGRATION_TIMEOUT_MS })
+  let applied: string[]
   try {
-    const applied = await migrateClickHouse(clickhouse)
-    return { store: new ClickHouseEventsStore(clickhouse, config.insertIntervalMs), applied }
-  } catch (error) {
-    await clickhouse.close()
-    throw error
+    applied = await migrateClickHouse(migrator, progress)
+  } finally {
+    await migrator.close()
   }
+  return { store: new ClickHouseEventsStore(ClickHouse.open(config), config.insertIntervalMs), applied }
 }

@@ -108,6 +108,12 @@ export class RowBinaryWriter {
     return this
   }
 
+  nullableStrings(values: readonly (string | null)[]): this {
+    this.varint(values.length)
+    for (const value of values) this.nullableString(value)
+    return this
+  }
+
   float64s(values: readonly number[]): this {
     this.varint(values.length)
     for (const value of values) this.float64(value)

@@ -17,7 +17,7 @@ import type { Engine } from '../../src/db/dialect.ts'
 import { migrate } from '../../src/db/migrate.ts'
 import type { EventsTable, MembershipLevel, Organization, Project, User } from '../../src/db/schema.ts'
 import { ClickHouse, identifier } from '../../src/events/clickhouse.ts'
-import { ClickHouseEventsStore } from '../../src/events/clickhouse-store.ts'
+import { ClickHouseEventsStore, EVENTS_TABLE } from '../../src/events/clickhouse-store.ts'
 import { openEventsStore } from '../../src/events/open.ts'
 import { SqlEventsStore } from '../../src/events/sql-store.ts'
 import type { EventsStore } from '../../src/events/store.ts'
@@ -281,8 +281,9 @@ export async function storedEvents(
   }
   const ch = testDb.events.clickhouse
   const { rows } = await ch.query<Omit<EventsTable, 'timestamp'> & { time_ms: number }>(
-    `SELECT project_id, toString(uuid) AS uuid, event, distinct_id, properties, time_ms, group_0, group_1, group_2, group_3, group_4
-     FROM ${ch.table('events')} WHERE project_id = ${projectId} AND is_primary = 1 ORDER BY time_ms, uuid LIMIT 1 BY uuid`,
+    `SELECT project_id, toString(uuid) AS uuid, event, distinct_id, properties, time_ms,
+       group_keys[1] AS group_0, group_keys[2] AS group_1, group_keys[3] AS group_2, group_keys[4] AS group_3, group_keys[5] AS group_4
+     FROM ${ch.table(EVENTS_TABLE)} WHERE project_id = ${projectId} AND properties != '' ORDER BY time_ms, uuid LIMIT 1 BY uuid`,
   )
   return rows.map(({ time_ms, ...row }) => ({ ...row, timestamp: new Date(time_ms).toISOString() }))
 }
