@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { ClickHouse } from '../src/events/clickhouse.ts'
-import { ClickHouseEventsStore } from '../src/events/clickhouse-store.ts'
+import { ClickHouseEventsStore, EVENTS_TABLE } from '../src/events/clickhouse-store.ts'
 import { sendCapture } from './helpers/capture.ts'
 import { createTenant, EVENTS, startServer, type Tenant, type TestServer } from './helpers/harness.ts'
 import { createMetric, DAY, valuesAt } from './helpers/metric-values.ts'
@@ -149,7 +149,7 @@ describe('sharding: a two-shard cluster gives the single node’s metric values'
       const shard = ClickHouse.open({ url, username: 'default', password: '', database, cluster: null })
       try {
         const { rows } = await shard.query<{ key: string; n: number }>(
-          `SELECT concat(toString(group_type_index), '/', group_key) AS key, count() AS n FROM ${shard.table('events_local')} WHERE project_id = ${projectId} GROUP BY key`,
+          `SELECT concat(toString(group_type_index), '/', group_key) AS key, count() AS n FROM ${shard.table(`${EVENTS_TABLE}_local`)} WHERE project_id = ${projectId} GROUP BY key`,
         )
         assert.ok(rows.length > 0, `shard ${n + 1} holds no events`)
         for (const row of rows) {

@@ -334,100 +334,110 @@ describe('SIGKILL while capturing into ClickHouse', { skip }, () => {
   })
 })
 
+const SHARDS = (process.env.GROUPD_TEST_CLICKHOUSE_SHARDS ?? '').split(',').filter(Boolean)
+const CLUSTER = process.env.GROUPD_TEST_CLICKHOUSE_CLUSTER
+
 describe('ClickHouse migration 002 (events_v2)', { skip }, () => {
-  it('moves events stored in the 001 layout, which then read and count as before', async () => {
-    const config = clickhouseConfig({
-      GROUPD_CLICKHOUSE_URL: `${CLICKHOUSE_URL}/groupd_migrate_${process.pid}`,
-    })
-    assert.ok(config)
-    const ch = ClickHouse.open(config)
-    const database = identifier(config.database)
-    try {
-      await ch.command(`DROP DATABASE IF EXISTS ${database}`)
-      await ch.command(`CREATE DATABASE ${database}`)
-      await (clickhouseMigrations[0] as (typeof clickhouseMigrations)[number]).up(ch, () => {})
-      const now = Date.parse('2026-11-30T12:00:00.000Z')
-      const [a, b] = [randomUUID(), randomUUID()]
-      const earlier = now - 40 * DAY_MS // the month before: two partitions to copy
-      // a: in acme (company) and w1 (workspace), stored twice (a retry); b: in no group, a month earlier.
-      const row = (gti: number, key: string, primary: number, uuid: string, ms: number, json: string) =>
-        `(1, ${gti}, '${key}', ${primary}, '${uuid}', 'x', 'u1', toDateTime(${Math.floor(ms / 1000)}), ${ms}, ` +
-        `${gti === 255 ? 'NULL' : "'acme'"}, ${gti === 255 ? 'NULL' : "'w1'"}, NULL, NULL, NULL, '${json}', ` +
-        `['n'], ['7'], [7], [nan])`
-      const aJson = '{"n":7,"$group_0":"acme","$group_1":"w1"}'
-      await ch.command(
-        `INSERT INTO ${ch.table('events')} (project_id, group_type_index, group_key, is_primary, uuid, event,
+  const targets = [{ name: 'a single server', url: CLICKHOUSE_URL, cluster: '' }]
+  if (SHARDS[0] && CLUSTER) targets.push({ name: 'a two-shard cluster', url: SHARDS[0], cluster: CLUSTER })
+  for (const target of targets)
+    it(`moves events stored in the 001 layout, which then read and count as before (${target.name})`, async () => {
+      const config = clickhouseConfig({
+        GROUPD_CLICKHOUSE_URL: `${target.url}/groupd_migrate_${process.pid}`,
+        GROUPD_CLICKHOUSE_CLUSTER: target.cluster,
+      })
+      assert.ok(config)
+      const ch = ClickHouse.open(config)
+      const database = `${identifier(config.database)}${ch.onCluster}`
+      try {
+        await ch.command(`DROP DATABASE IF EXISTS ${database}`)
+        await ch.command(`CREATE DATABASE ${database}`)
+        await (clickhouseMigrations[0] as (typeof clickhouseMigrations)[number]).up(ch, () => {})
+        const now = Date.parse('2026-11-30T12:00:00.000Z')
+        const [a, b] = [randomUUID(), randomUUID()]
+        const earlier = now - 40 * DAY_MS // the month before: two partitions to copy
+        // a: in acme (company) and w1 (workspace), stored twice (a retry); b: in no group, a month earlier.
+        const row = (gti: number, key: string, primary: number, uuid: string, ms: number, json: string) =>
+          `(1, ${gti}, '${key}', ${primary}, '${uuid}', 'x', 'u1', toDateTime(${Math.floor(ms / 1000)}), ${ms}, ` +
+          `${gti === 255 ? 'NULL' : "'acme'"}, ${gti === 255 ? 'NULL' : "'w1'"}, NULL, NULL, NULL, '${json}', ` +
+          `['n'], ['7'], [7], [nan])`
+        const aJson = '{"n":7,"$group_0":"acme","$group_1":"w1"}'
+        await ch.command(
+          `INSERT INTO ${ch.table('events')} (project_id, group_type_index, group_key, is_primary, uuid, event,
           distinct_id, timestamp, time_ms, group_0, group_1, group_2, group_3, group_4, properties, prop_keys,
           prop_values, prop_numbers, prop_times) VALUES ` +
-          [
-            row(0, 'acme', 1, a, now - 1000, aJson),
-            row(1, 'w1', 0, a, now - 1000, ''),
-            row(0, 'acme', 1, a, now - 1000, aJson),
-            row(255, '', 1, b, earlier, '{"n":7}'),
-          ].join(', '),
-      )
-      const lines: string[] = []
-      const ran = await migrateClickHouse(ch, (line) => lines.push(line))
-      assert.ok(ran.includes('002-events-v2'))
-      assert.equal(lines.length, 2, lines.join('\n'))
-      assert.match(lines[1] as string, /^events_v2: copied events of \d{6} \(2\/2\)$/)
-      const { rows: tables } = await ch.query<{ name: string }>(
-        `SELECT name FROM system.tables WHERE database = ${literal(config.database)} ORDER BY name`,
-      )
-      assert.deepEqual(
-        tables.map((t) => t.name),
-        ['events_v2', 'groupd_migrations', 'groups'],
-      )
-      const store = new ClickHouseEventsStore(ch, 0)
-      const listed = await store.listEvents({ projectId: 1, expr: TRUE, limit: 10 })
-      assert.deepEqual(
-        listed.map((e) => [e.uuid, e.properties, e.timestamp]),
-        [
-          [a, JSON.parse(aJson), new Date(now - 1000).toISOString()],
-          [b, { n: 7 }, new Date(earlier).toISOString()],
-        ],
-      )
-      const series = (groupKeyFilter: boolean) => ({
-        expr: groupKeyFilter
-          ? and([
-              eventIsX,
-              {
-                kind: 'cond' as const,
-                cond: {
-                  op: 'eq' as const,
-                  field: { source: 'column' as const, column: 'group_1' as const },
-                  values: ['w1'],
-                  negate: false,
-                },
-              },
-            ])
-          : eventIsX,
-        sumProperty: 'n',
-        since: now - 60 * DAY_MS,
-      })
-      for (const [groupTypeIndex, groupKey] of [
-        [0, 'acme'],
-        [1, 'w1'],
-      ] as const) {
-        const buckets = await store.metricBuckets({
-          projectId: 1,
-          groupTypeIndex,
-          groupKey,
-          now,
-          series: [series(false), series(true)],
-        })
-        assert.deepEqual(
-          buckets.map((bucket) => bucket.sums),
-          [[7, 7]],
-          `${groupKey}: a counted once, its other group's key kept`,
+            [
+              row(0, 'acme', 1, a, now - 1000, aJson),
+              row(1, 'w1', 0, a, now - 1000, ''),
+              row(0, 'acme', 1, a, now - 1000, aJson),
+              row(255, '', 1, b, earlier, '{"n":7}'),
+            ].join(', '),
+          { insert_distributed_sync: 1 },
         )
+        const lines: string[] = []
+        const ran = await migrateClickHouse(ch, (line) => lines.push(line))
+        assert.ok(ran.includes('002-events-v2'))
+        assert.equal(lines.length, 2, lines.join('\n'))
+        assert.match(lines[1] as string, /^events_v2: copied events of \d{6} \(2\/2\)$/)
+        const { rows: tables } = await ch.query<{ name: string }>(
+          `SELECT name FROM system.tables WHERE database = ${literal(config.database)} ORDER BY name`,
+        )
+        assert.deepEqual(
+          tables.map((t) => t.name),
+          target.cluster
+            ? ['events_v2', 'events_v2_local', 'groupd_migrations', 'groups', 'groups_local']
+            : ['events_v2', 'groupd_migrations', 'groups'],
+        )
+        const store = new ClickHouseEventsStore(ch, 0)
+        const listed = await store.listEvents({ projectId: 1, expr: TRUE, limit: 10 })
+        assert.deepEqual(
+          listed.map((e) => [e.uuid, e.properties, e.timestamp]),
+          [
+            [a, JSON.parse(aJson), new Date(now - 1000).toISOString()],
+            [b, { n: 7 }, new Date(earlier).toISOString()],
+          ],
+        )
+        const series = (groupKeyFilter: boolean) => ({
+          expr: groupKeyFilter
+            ? and([
+                eventIsX,
+                {
+                  kind: 'cond' as const,
+                  cond: {
+                    op: 'eq' as const,
+                    field: { source: 'column' as const, column: 'group_1' as const },
+                    values: ['w1'],
+                    negate: false,
+                  },
+                },
+              ])
+            : eventIsX,
+          sumProperty: 'n',
+          since: now - 60 * DAY_MS,
+        })
+        for (const [groupTypeIndex, groupKey] of [
+          [0, 'acme'],
+          [1, 'w1'],
+        ] as const) {
+          const buckets = await store.metricBuckets({
+            projectId: 1,
+            groupTypeIndex,
+            groupKey,
+            now,
+            series: [series(false), series(true)],
+          })
+          assert.deepEqual(
+            buckets.map((bucket) => bucket.sums),
+            [[7, 7]],
+            `${groupKey}: a counted once, its other group's key kept`,
+          )
+        }
+        assert.deepEqual(await migrateClickHouse(ch), [], 'recorded: a second run does nothing')
+      } finally {
+        await ch.command(`DROP DATABASE IF EXISTS ${database}`)
+        await ch.close()
       }
-      assert.deepEqual(await migrateClickHouse(ch), [], 'recorded: a second run does nothing')
-    } finally {
-      await ch.command(`DROP DATABASE IF EXISTS ${database}`)
-      await ch.close()
-    }
-  })
+    })
 })
 
 const eventIsX: Expr = {
