@@ -3,9 +3,11 @@
  * events store, each figure beside a baseline from the same run on this machine:
  * - capture: POST /batch/ (100 events with $groups) under wrk into groupd with ClickHouse, beside a
  *   direct @clickhouse/client insert of the same rows, encoded as groupd encodes them (RowBinary; 100
- *   events per INSERT, 4 in flight) and beside groupd's PostgreSQL capture;
- * - UsageMetricsQuery for the largest group (2% of the events) at 1M and 10M events: latency (p50,
- *   p95 over BENCH_QUERY_RUNS) and ClickHouse's rows_read, beside PostgreSQL at 1M.
+ *   events per INSERT, 4 in flight) and beside groupd's PostgreSQL capture; BENCH_ROUNDS (3)
+ *   alternations of the three, medians reported (the ratios: medians of each round's ratio);
+ * - UsageMetricsQuery for the largest group (2% of the events) at 1M and 10M events, each size in
+ *   its own database behind its own groupd, requests alternating between sizes over BENCH_ROUNDS:
+ *   latency (p50, p95 over BENCH_QUERY_RUNS) and ClickHouse's rows_read, beside PostgreSQL at 1M.
  * Needs a ClickHouse at BENCH_CLICKHOUSE_URL (default GROUPD_TEST_CLICKHOUSE_URL, else
  * http://127.0.0.1:8123) and PostgreSQL (BENCH_DATABASE_URL); skips with a message otherwise.
  * Env: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (default 32), BENCH_EVENTS (default
@@ -33,6 +35,7 @@ import {
   captureBatch,
   EVENTS_PER_BATCH,
   freePort,
+  median,
   openDatabase,
   postgresReachable,
   seed,
@@ -44,6 +47,8 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32)
 const SIZES = (process.env.BENCH_EVENTS ?? '1000000,10000000').split(',').filter(Boolean).map(Number)
 const QUERY_RUNS = Number(process.env.BENCH_QUERY_RUNS ?? 30)
+/** Alternations of ClickHouse capture, the direct insert and PostgreSQL capture. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const CLICKHOUSE_URL =
   process.env.BENCH_CLICKHOUSE_URL ?? process.env.GROUPD_TEST_CLICKHOUSE_URL ?? 'http://127.0.0.1:8123'
 const DAY_MS = 86_400_000
@@ -196,54 +201,77 @@ async function directInsert(ch: ClickHouse, projectId: number): Promise<number> 
 }
 
 async function captureRows(pgOk: boolean): Promise<Row[]> {
-  const rows: Row[] = []
   const { database, env, cleanup } = await openDatabase('postgres')
   const { projectId, token } = await seed(database)
   const bench = await benchClickHouse('capture')
   try {
     const server = await groupd({ ...env, GROUPD_CLICKHOUSE_URL: bench.url })
+    const pgServer = pgOk ? await groupd(env) : undefined
     const body = captureBatch(token)
-    const before = await postgresActivity(database)
-    const viaClickHouse = wrk(`${server.url}/batch/`, body)
-    const after = await postgresActivity(database)
+    // Rounds alternate the three, so the machine's drift reaches each alike; medians are reported.
+    const rounds: {
+      clickhouse: ReturnType<typeof wrk>
+      direct: number
+      postgres?: ReturnType<typeof wrk>
+    }[] = []
+    let pgLoad: { before: PostgresActivity; after: PostgresActivity; requests: number } | undefined
+    for (let round = 0; round < ROUNDS; round++) {
+      const before = round === 0 ? await postgresActivity(database) : undefined
+      const clickhouse = wrk(`${server.url}/batch/`, body)
+      if (before) {
+        pgLoad = {
+          before,
+          after: await postgresActivity(database),
+          requests: clickhouse.reqPerSec * DURATION,
+        }
+      }
+      const direct = await directInsert(bench.ch, projectId)
+      const postgres = pgServer ? wrk(`${pgServer.url}/batch/`, body) : undefined
+      console.error(
+        `round ${round + 1}: clickhouse capture ${Math.round(clickhouse.reqPerSec * EVENTS_PER_BATCH)} events/s, ` +
+          `direct insert ${direct}, postgres capture ${postgres ? Math.round(postgres.reqPerSec * EVENTS_PER_BATCH) : '-'}`,
+      )
+      rounds.push({ clickhouse, direct, postgres })
+    }
     await server.stop()
-    const requests = viaClickHouse.reqPerSec * DURATION
-    const perRequest = (k: keyof PostgresActivity) => Number(((after[k] - before[k]) / requests).toFixed(2))
+    await pgServer?.stop()
+    const perRequest = (k: keyof PostgresActivity) =>
+      pgLoad ? Number(((pgLoad.after[k] - pgLoad.before[k]) / pgLoad.requests).toFixed(2)) : null
     const { rows: parts } = await bench.ch.query<{ n: number }>(
       `SELECT count() AS n FROM system.parts WHERE database = '${bench.ch.database}' AND table = '${EVENTS_TABLE}' AND active`,
     )
-    console.error(`clickhouse capture: ${viaClickHouse.reqPerSec * EVENTS_PER_BATCH} events/s`)
-    const direct = await directInsert(bench.ch, projectId)
-    console.error(`clickhouse direct insert: ${direct} events/s`)
-    let postgres: ReturnType<typeof wrk> | undefined
-    if (pgOk) {
-      const pgServer = await groupd(env)
-      postgres = wrk(`${pgServer.url}/batch/`, body)
-      await pgServer.stop()
-      console.error(`postgres capture: ${postgres.reqPerSec * EVENTS_PER_BATCH} events/s`)
-    }
-    const eventsPerSec = Math.round(viaClickHouse.reqPerSec * EVENTS_PER_BATCH)
-    rows.push({
-      scenario: `POST /batch/ (${EVENTS_PER_BATCH} events with $groups), ClickHouse`,
-      events_per_sec: eventsPerSec,
-      p50_ms: viaClickHouse.p50,
-      p99_ms: viaClickHouse.p99,
-      non_2xx: viaClickHouse.non2xx,
-      active_parts_after: parts[0]?.n ?? null,
-      direct_insert_events_per_sec: direct,
-      ratio_vs_direct: Number((eventsPerSec / direct).toFixed(3)),
-      postgres_capture_events_per_sec: postgres ? Math.round(postgres.reqPerSec * EVENTS_PER_BATCH) : null,
-      ratio_vs_postgres: postgres ? Number((viaClickHouse.reqPerSec / postgres.reqPerSec).toFixed(3)) : null,
-      pg_scans_per_request: perRequest('scans'),
-      pg_rows_read_per_request: perRequest('rows_read'),
-      pg_rows_written_per_request: perRequest('rows_written'),
-    })
+    const events = (r: { reqPerSec: number }) => r.reqPerSec * EVENTS_PER_BATCH
+    const pgRounds = rounds.flatMap((r) => (r.postgres ? [{ ...r, postgres: r.postgres }] : []))
+    return [
+      {
+        scenario: `POST /batch/ (${EVENTS_PER_BATCH} events with $groups), ClickHouse`,
+        rounds: ROUNDS,
+        events_per_sec: Math.round(median(rounds.map((r) => events(r.clickhouse)))),
+        p50_ms: median(rounds.map((r) => r.clickhouse.p50)),
+        p99_ms: median(rounds.map((r) => r.clickhouse.p99)),
+        non_2xx: rounds.reduce((n, r) => n + r.clickhouse.non2xx, 0),
+        active_parts_after: parts[0]?.n ?? null,
+        direct_insert_events_per_sec: median(rounds.map((r) => r.direct)),
+        ratio_vs_direct: Number(median(rounds.map((r) => events(r.clickhouse) / r.direct)).toFixed(3)),
+        postgres_capture_events_per_sec: pgRounds.length
+          ? Math.round(median(pgRounds.map((r) => events(r.postgres))))
+          : null,
+        ratio_vs_postgres: pgRounds.length
+          ? Number(median(pgRounds.map((r) => r.clickhouse.reqPerSec / r.postgres.reqPerSec)).toFixed(3))
+          : null,
+        ratios_vs_postgres_per_round: pgRounds
+          .map((r) => (r.clickhouse.reqPerSec / r.postgres.reqPerSec).toFixed(2))
+          .join(' '),
+        pg_scans_per_request: perRequest('scans'),
+        pg_rows_read_per_request: perRequest('rows_read'),
+        pg_rows_written_per_request: perRequest('rows_written'),
+      },
+    ]
   } finally {
     await bench.drop()
     await database.close()
     await cleanup()
   }
-  return rows
 }
 
 /** Synthetic events for project P: 2% in the largest group, the rest over 1,000 others, 200 days. */
@@ -295,11 +323,11 @@ const METRICS = [
   },
 ]
 
-/** BENCH_QUERY_RUNS UsageMetricsQuery requests for the largest group, one at a time: p50 and p95. */
-async function queryLatency(url: string, key: string, projectId: number) {
+/** UsageMetricsQuery requests for the largest group, one at a time, after `warmups` unmeasured ones. */
+async function queryTimes(url: string, key: string, projectId: number, runs: number, warmups = 2) {
   const times: number[] = []
   let value = 0
-  for (let i = 0; i < QUERY_RUNS + 2; i++) {
+  for (let i = 0; i < runs + warmups; i++) {
     const started = performance.now()
     const res = await fetch(`${url}/api/projects/${projectId}/query/`, {
       method: 'POST',
@@ -308,13 +336,18 @@ async function queryLatency(url: string, key: string, projectId: number) {
     })
     const body = await res.json()
     if (res.status !== 200) throw new Error(`query failed: ${JSON.stringify(body)}`)
-    if (i >= 2) times.push(performance.now() - started) // two warm-up requests
+    if (i >= warmups) times.push(performance.now() - started)
     value = body.results.find((r: { name: string }) => r.name === 'used 30d')?.value
   }
-  times.sort((a, b) => a - b)
+  return { times, value }
+}
+
+/** p50 and p95 of request times in ms. */
+function percentiles(times: number[]) {
+  const sorted = [...times].sort((a, b) => a - b)
   const at = (q: number) =>
-    Number((times[Math.min(times.length - 1, Math.floor(q * times.length))] as number).toFixed(1))
-  return { p50: at(0.5), p95: at(0.95), value }
+    Number((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number).toFixed(1))
+  return { p50: at(0.5), p95: at(0.95) }
 }
 
 async function defineMetrics(url: string, key: string, projectId: number) {
@@ -333,26 +366,46 @@ async function queryRows(pgOk: boolean): Promise<Row[]> {
   const now = Date.now()
   const { database, env, cleanup } = await openDatabase('postgres')
   const { projectId, key } = await seed(database)
-  const bench = await benchClickHouse('query')
+  // One ClickHouse database and one groupd per size, all on the same metadata, so the sizes'
+  // requests can alternate (BENCH_ROUNDS) and the machine's drift reaches each alike.
+  const sizes: {
+    size: number
+    bench: Awaited<ReturnType<typeof benchClickHouse>>
+    server?: Awaited<ReturnType<typeof groupd>>
+    generated: number
+    times: number[]
+    value: number
+  }[] = []
   try {
-    const server = await groupd({ ...env, GROUPD_CLICKHOUSE_URL: bench.url })
-    await defineMetrics(server.url, key, projectId)
-    const store = new ClickHouseEventsStore(bench.ch, 0)
+    for (const size of SIZES) {
+      const bench = await benchClickHouse(`query_${size}`)
+      sizes.push({ size, bench, generated: 0, times: [], value: 0 })
+      const started = performance.now()
+      for (let offset = 0; offset < size; offset += 1_000_000) {
+        await generateClickHouse(bench.ch, projectId, offset, Math.min(1_000_000, size - offset), now)
+      }
+      ;(sizes.at(-1) as (typeof sizes)[number]).generated = (performance.now() - started) / 1000
+      await bench.ch.command(`OPTIMIZE TABLE ${bench.ch.table(EVENTS_TABLE)} FINAL`).catch(() => {})
+    }
+    for (const entry of sizes) {
+      entry.server = await groupd({ ...env, GROUPD_CLICKHOUSE_URL: entry.bench.url })
+      if (entry === sizes[0]) await defineMetrics(entry.server.url, key, projectId)
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const entry of sizes) {
+        const server = entry.server as Awaited<ReturnType<typeof groupd>>
+        const { times, value } = await queryTimes(server.url, key, projectId, Math.ceil(QUERY_RUNS / ROUNDS))
+        entry.times.push(...times)
+        entry.value = value
+      }
+    }
+    const store = (ch: ClickHouse) => new ClickHouseEventsStore(ch, 0)
     const series = (await listProjectMetrics(database.db, projectId)).flatMap((m) => {
       const s = metricSeries(m, [], Date.now())
       return 'series' in s ? [s.series] : []
     })
-    let loaded = 0
-    for (const size of SIZES) {
-      const started = performance.now()
-      for (let offset = loaded; offset < size; offset += 1_000_000) {
-        await generateClickHouse(bench.ch, projectId, offset, Math.min(1_000_000, size - offset), now)
-      }
-      loaded = size
-      const generated = (performance.now() - started) / 1000
-      await bench.ch.command(`OPTIMIZE TABLE ${bench.ch.table(EVENTS_TABLE)} FINAL`).catch(() => {})
-      const latency = await queryLatency(server.url, key, projectId)
-      const sql = store.metricSql({
+    for (const { size, bench, generated, times, value } of sizes) {
+      const sql = store(bench.ch).metricSql({
         projectId,
         groupTypeIndex: 0,
         groupKey: LARGEST,
@@ -366,6 +419,7 @@ async function queryRows(pgOk: boolean): Promise<Row[]> {
       const { rows: disk } = await bench.ch.query<{ bytes: number }>(
         `SELECT sum(bytes_on_disk) AS bytes FROM system.parts WHERE database = '${bench.ch.database}' AND table = '${EVENTS_TABLE}' AND active`,
       )
+      const latency = percentiles(times)
       console.error(`clickhouse ${size} events: p50 ${latency.p50} ms, rows_read ${statistics.rows_read}`)
       rows.push({
         engine: 'clickhouse',
@@ -374,15 +428,18 @@ async function queryRows(pgOk: boolean): Promise<Row[]> {
         generate_s: Number(generated.toFixed(1)),
         p50_ms: latency.p50,
         p95_ms: latency.p95,
+        p50_vs_first_size: Number((latency.p50 / percentiles(sizes[0]?.times ?? []).p50).toFixed(2)),
         rows_read: statistics.rows_read,
         server_elapsed_ms: Number((statistics.elapsed * 1000).toFixed(1)),
         bytes_on_disk_per_event: Math.round((disk[0]?.bytes ?? 0) / size),
-        used_30d: latency.value,
+        used_30d: value,
       })
     }
-    await server.stop()
   } finally {
-    await bench.drop()
+    for (const { server, bench } of sizes) {
+      await server?.stop()
+      await bench.drop()
+    }
     await database.close()
     await cleanup()
   }
@@ -396,7 +453,8 @@ async function queryRows(pgOk: boolean): Promise<Row[]> {
       const generated = (performance.now() - started) / 1000
       const server = await groupd(pg.env)
       await defineMetrics(server.url, seeded.key, seeded.projectId)
-      const latency = await queryLatency(server.url, seeded.key, seeded.projectId)
+      const { times, value } = await queryTimes(server.url, seeded.key, seeded.projectId, QUERY_RUNS)
+      const latency = { ...percentiles(times), value }
       await server.stop()
       console.error(`postgres ${size} events: p50 ${latency.p50} ms`)
       rows.push({
@@ -406,6 +464,7 @@ async function queryRows(pgOk: boolean): Promise<Row[]> {
         generate_s: Number(generated.toFixed(1)),
         p50_ms: latency.p50,
         p95_ms: latency.p95,
+        p50_vs_first_size: null,
         rows_read: null,
         server_elapsed_ms: null,
         bytes_on_disk_per_event: null,

@@ -18,6 +18,9 @@ export const PG_URL =
   process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 export const EVENTS_PER_BATCH = 100
 
+/** The middle value (the upper one of an even count). */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+
 /** The id a `createMetric` request stored in its connection's context, for the requests after it. */
 export const contextId = (context: unknown) => String((context as { id?: string }).id ?? 'x')
 

@@ -27,6 +27,7 @@ import {
   EVENTS_PER_BATCH,
   freePort,
   groupsBatch,
+  median,
   mintKeys,
   openDatabase,
   openExisting,
@@ -88,7 +89,6 @@ interface Paired {
   ratio: number
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 const medianRun = (runs: Result[]) =>
   [...runs].sort((a, b) => a.reqPerSec - b.reqPerSec)[Math.floor(runs.length / 2)] as Result
 

@@ -114,15 +114,21 @@ export class ClickHouse {
   }
 
   /**
-   * Rows encoded in RowBinary (row-binary.ts) for these columns, in this order; resolves once
-   * ClickHouse has written them (on every shard).
+   * Rows encoded in RowBinary (row-binary.ts) for these columns, in this order, in one buffer or
+   * several sent one after another (never joined); resolves once ClickHouse has written them (on
+   * every shard).
    */
-  async insertRowBinary(table: string, columns: readonly string[], data: Buffer): Promise<void> {
-    if (data.length === 0) return
+  async insertRowBinary(
+    table: string,
+    columns: readonly string[],
+    data: Buffer | readonly Buffer[],
+  ): Promise<void> {
+    const chunks = Buffer.isBuffer(data) ? [data] : data
+    if (chunks.every((chunk) => chunk.length === 0)) return
     await this.call(async () => {
       const result = await this.client.exec({
         query: `INSERT INTO ${this.table(table)} (${columns.map(identifier).join(', ')}) FORMAT RowBinary`,
-        values: Readable.from([data], { objectMode: false }),
+        values: Readable.from(chunks, { objectMode: false }),
         clickhouse_settings: this.cluster ? { insert_distributed_sync: 1 } : {},
       })
       // The (empty) answer must be read for the socket to go back to the pool.

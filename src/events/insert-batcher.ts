@@ -5,9 +5,9 @@
  * neither scales nor survives load. Here rows wait while an INSERT is in flight, and INSERTs start
  * at most once per `minIntervalMs` unless FULL_INSERT_ROWS are waiting (then up to MAX_IN_FLIGHT
  * at once); the waiting rows go together in one INSERT. An idle process sends at once; a busy one
- * sends fewer, larger INSERTs, each request waiting at most about one interval plus one INSERT. Each caller's promise settles with the INSERT that carried
- * its rows (acknowledged or failed). Rows arrive encoded (row-binary.ts): joining callers' rows is
- * joining their bytes.
+ * sends fewer, larger INSERTs, each request waiting at most about one interval plus one INSERT.
+ * Each caller's promise settles with the INSERT that carried its rows (acknowledged or failed).
+ * Rows arrive encoded (row-binary.ts): an INSERT's body is its callers' buffers one after another.
  */
 
 /** Rows one INSERT carries at most (callers' rows are never split). */
@@ -35,7 +35,7 @@ export class InsertBatcher {
   private timer: NodeJS.Timeout | null = null
 
   constructor(
-    private readonly send: (data: Buffer) => Promise<void>,
+    private readonly send: (data: Buffer[]) => Promise<void>,
     private readonly minIntervalMs: number,
   ) {}
 
@@ -78,7 +78,7 @@ export class InsertBatcher {
     this.waitingRows -= count
     this.inFlight++
     this.lastStart = Date.now()
-    this.send(batch.length === 1 ? (batch[0] as Waiting).data : Buffer.concat(batch.map((w) => w.data)))
+    this.send(batch.map((w) => w.data))
       .then(
         () => {
           for (const w of batch) w.resolve()
