@@ -11,11 +11,18 @@ import { after, before, describe, it } from 'node:test'
 import { ClickHouse } from '../src/events/clickhouse.ts'
 import { ClickHouseEventsStore, EVENTS_TABLE } from '../src/events/clickhouse-store.ts'
 import { sendCapture } from './helpers/capture.ts'
-import { createTenant, EVENTS, startServer, type Tenant, type TestServer } from './helpers/harness.ts'
+import {
+  CLICKHOUSE_CLUSTER,
+  CLICKHOUSE_SHARDS,
+  createTenant,
+  EVENTS,
+  startServer,
+  type Tenant,
+  type TestServer,
+} from './helpers/harness.ts'
 import { createMetric, DAY, valuesAt } from './helpers/metric-values.ts'
 
-const SHARDS = (process.env.GROUPD_TEST_CLICKHOUSE_SHARDS ?? '').split(',').filter(Boolean)
-const CLUSTER = process.env.GROUPD_TEST_CLICKHOUSE_CLUSTER
+const [SHARDS, CLUSTER] = [CLICKHOUSE_SHARDS, CLICKHOUSE_CLUSTER]
 const skip =
   EVENTS !== 'clickhouse'
     ? 'ClickHouse pass only (GROUPD_TEST_EVENTS=clickhouse)'

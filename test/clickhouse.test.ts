@@ -20,6 +20,8 @@ import { DAY_MS } from '../src/query/dates.ts'
 import { and, type Expr, TRUE } from '../src/query/filters.ts'
 import { sendCapture } from './helpers/capture.ts'
 import {
+  CLICKHOUSE_CLUSTER,
+  CLICKHOUSE_SHARDS,
   CLICKHOUSE_URL,
   client,
   createTenant,
@@ -334,14 +336,13 @@ describe('SIGKILL while capturing into ClickHouse', { skip }, () => {
   })
 })
 
-const SHARDS = (process.env.GROUPD_TEST_CLICKHOUSE_SHARDS ?? '').split(',').filter(Boolean)
-const CLUSTER = process.env.GROUPD_TEST_CLICKHOUSE_CLUSTER
-
 describe('ClickHouse migration 002 (events_v2)', { skip }, () => {
   const targets = [{ name: 'a single server', url: CLICKHOUSE_URL, cluster: '' }]
-  if (SHARDS[0] && CLUSTER) targets.push({ name: 'a two-shard cluster', url: SHARDS[0], cluster: CLUSTER })
+  const [shard] = CLICKHOUSE_SHARDS
+  if (shard && CLICKHOUSE_CLUSTER)
+    targets.push({ name: 'a two-shard cluster', url: shard, cluster: CLICKHOUSE_CLUSTER })
   for (const target of targets)
-    it(`moves events stored in the 001 layout, which then read and count as before (${target.name})`, async () => {
+    it(`copies 001's events month by month, resumes an interrupted copy, and they read and count as before (${target.name})`, async () => {
       const config = clickhouseConfig({
         GROUPD_CLICKHOUSE_URL: `${target.url}/groupd_migrate_${process.pid}`,
         GROUPD_CLICKHOUSE_CLUSTER: target.cluster,
@@ -352,33 +353,44 @@ describe('ClickHouse migration 002 (events_v2)', { skip }, () => {
       try {
         await ch.command(`DROP DATABASE IF EXISTS ${database}`)
         await ch.command(`CREATE DATABASE ${database}`)
-        await (clickhouseMigrations[0] as (typeof clickhouseMigrations)[number]).up(ch, () => {})
+        const first = clickhouseMigrations.find((m) => m.name === '001-events-and-groups')
+        await first?.up(ch, () => {})
         const now = Date.parse('2026-11-30T12:00:00.000Z')
         const [a, b] = [randomUUID(), randomUUID()]
         const earlier = now - 40 * DAY_MS // the month before: two partitions to copy
-        // a: in acme (company) and w1 (workspace), stored twice (a retry); b: in no group, a month earlier.
+        // a: in acme (company) and w1 (workspace), its primary row stored twice (a retry), its
+        // other row with JSON text that 001 would not read (002 keeps '' there); b: in no group.
+        const aJson = '{"n":7,"$group_0":"acme","$group_1":"w1"}'
         const row = (gti: number, key: string, primary: number, uuid: string, ms: number, json: string) =>
           `(1, ${gti}, '${key}', ${primary}, '${uuid}', 'x', 'u1', toDateTime(${Math.floor(ms / 1000)}), ${ms}, ` +
           `${gti === 255 ? 'NULL' : "'acme'"}, ${gti === 255 ? 'NULL' : "'w1'"}, NULL, NULL, NULL, '${json}', ` +
-          `['n'], ['7'], [7], [nan])`
-        const aJson = '{"n":7,"$group_0":"acme","$group_1":"w1"}'
+          `['n', 'at'], ['7', '2026-01-02'], [7, nan], [nan, 1767312000000])`
         await ch.command(
           `INSERT INTO ${ch.table('events')} (project_id, group_type_index, group_key, is_primary, uuid, event,
           distinct_id, timestamp, time_ms, group_0, group_1, group_2, group_3, group_4, properties, prop_keys,
           prop_values, prop_numbers, prop_times) VALUES ` +
             [
               row(0, 'acme', 1, a, now - 1000, aJson),
-              row(1, 'w1', 0, a, now - 1000, ''),
+              row(1, 'w1', 0, a, now - 1000, aJson),
               row(0, 'acme', 1, a, now - 1000, aJson),
               row(255, '', 1, b, earlier, '{"n":7}'),
             ].join(', '),
           { insert_distributed_sync: 1 },
         )
+        const month = (ms: number) => new Date(ms).toISOString().slice(0, 7).replace('-', '')
+        // Interrupted once the first month is copied (a process killed, a timeout).
+        await assert.rejects(
+          migrateClickHouse(ch, (line) => {
+            throw new Error(`stopped after: ${line}`)
+          }),
+          { message: `stopped after: events_v2: copied events of ${month(earlier)} (1/2)` },
+        )
         const lines: string[] = []
-        const ran = await migrateClickHouse(ch, (line) => lines.push(line))
-        assert.ok(ran.includes('002-events-v2'))
-        assert.equal(lines.length, 2, lines.join('\n'))
-        assert.match(lines[1] as string, /^events_v2: copied events of \d{6} \(2\/2\)$/)
+        assert.deepEqual(await migrateClickHouse(ch, (line) => lines.push(line)), ['002-events-v2'])
+        assert.deepEqual(lines, [
+          `events_v2: events of ${month(earlier)} already copied (1/2)`,
+          `events_v2: copied events of ${month(now)} (2/2)`,
+        ])
         const { rows: tables } = await ch.query<{ name: string }>(
           `SELECT name FROM system.tables WHERE database = ${literal(config.database)} ORDER BY name`,
         )
@@ -388,6 +400,45 @@ describe('ClickHouse migration 002 (events_v2)', { skip }, () => {
             ? ['events_v2', 'events_v2_local', 'groupd_migrations', 'groups', 'groups_local']
             : ['events_v2', 'groupd_migrations', 'groups'],
         )
+        // Every row once (the first month was not copied again), each column as 001 had it.
+        const { rows: copied } = await ch.query(
+          `SELECT toString(uuid) AS uuid, group_type_index AS gti, group_key, event, distinct_id, time_ms,
+            group_keys, properties, prop.key AS k, prop.value AS v,
+            arrayMap(x -> if(isNaN(x), 'none', toString(x)), prop.number) AS n,
+            arrayMap(x -> if(isNaN(x), 'none', toString(x)), prop.time) AS t
+          FROM ${ch.table(EVENTS_TABLE)} ORDER BY time_ms, gti`,
+        )
+        const view = {
+          k: ['n', 'at'],
+          v: ['7', '2026-01-02'],
+          n: ['7', 'none'],
+          t: ['none', '1767312000000'],
+        }
+        const copy = (
+          uuid: string,
+          gti: number,
+          key: string,
+          ms: number,
+          groups: (string | null)[],
+          json: string,
+        ) => ({
+          uuid,
+          gti,
+          group_key: key,
+          event: 'x',
+          distinct_id: 'u1',
+          time_ms: ms,
+          group_keys: groups,
+          properties: json,
+          ...view,
+        })
+        const aGroups = ['acme', 'w1', null, null, null]
+        assert.deepEqual(copied, [
+          copy(b, 255, '', earlier, [null, null, null, null, null], '{"n":7}'),
+          copy(a, 0, 'acme', now - 1000, aGroups, aJson),
+          copy(a, 0, 'acme', now - 1000, aGroups, aJson),
+          copy(a, 1, 'w1', now - 1000, aGroups, ''),
+        ])
         const store = new ClickHouseEventsStore(ch, 0)
         const listed = await store.listEvents({ projectId: 1, expr: TRUE, limit: 10 })
         assert.deepEqual(
@@ -397,24 +448,11 @@ describe('ClickHouse migration 002 (events_v2)', { skip }, () => {
             [b, { n: 7 }, new Date(earlier).toISOString()],
           ],
         )
-        const series = (groupKeyFilter: boolean) => ({
-          expr: groupKeyFilter
-            ? and([
-                eventIsX,
-                {
-                  kind: 'cond' as const,
-                  cond: {
-                    op: 'eq' as const,
-                    field: { source: 'column' as const, column: 'group_1' as const },
-                    values: ['w1'],
-                    negate: false,
-                  },
-                },
-              ])
-            : eventIsX,
-          sumProperty: 'n',
-          since: now - 60 * DAY_MS,
-        })
+        const inW1: Expr = {
+          kind: 'cond',
+          cond: { op: 'eq', field: { source: 'column', column: 'group_1' }, values: ['w1'], negate: false },
+        }
+        const series = (expr: Expr) => ({ expr, sumProperty: 'n', since: now - 60 * DAY_MS })
         for (const [groupTypeIndex, groupKey] of [
           [0, 'acme'],
           [1, 'w1'],
@@ -424,7 +462,7 @@ describe('ClickHouse migration 002 (events_v2)', { skip }, () => {
             groupTypeIndex,
             groupKey,
             now,
-            series: [series(false), series(true)],
+            series: [series(eventIsX), series(and([eventIsX, inW1]))],
           })
           assert.deepEqual(
             buckets.map((bucket) => bucket.sums),
@@ -432,7 +470,7 @@ describe('ClickHouse migration 002 (events_v2)', { skip }, () => {
             `${groupKey}: a counted once, its other group's key kept`,
           )
         }
-        assert.deepEqual(await migrateClickHouse(ch), [], 'recorded: a second run does nothing')
+        assert.deepEqual(await migrateClickHouse(ch), [], 'recorded: a third run does nothing')
       } finally {
         await ch.command(`DROP DATABASE IF EXISTS ${database}`)
         await ch.close()

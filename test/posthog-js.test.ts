@@ -210,12 +210,16 @@ describe('posthog-js in headless Chromium', { skip: browserSkipReason() }, () =>
         const groups = await arrived(t)
         assert.deepEqual(groups, { acme: { name: 'Acme', plan: 'pro', seats: 12 }, ws: { region: 'eu' } })
 
-        const events = await server.database.db
-          .selectFrom('events')
-          .select(['event', 'distinct_id', 'group_0', 'group_1'])
-          .where('project_id', '=', t.project.id)
-          .where('event', '=', 'purchase')
-          .execute()
+        // Its own request: without request batching it may land after the groups' last one.
+        const events = await until('the purchase event', async () => {
+          const rows = await server.database.db
+            .selectFrom('events')
+            .select(['event', 'distinct_id', 'group_0', 'group_1'])
+            .where('project_id', '=', t.project.id)
+            .where('event', '=', 'purchase')
+            .execute()
+          return rows.length > 0 ? rows : undefined
+        })
         assert.deepEqual(events, [
           { event: 'purchase', distinct_id: 'user-1', group_0: 'acme', group_1: 'ws-1' },
         ])

@@ -8,7 +8,6 @@
  * events and snapshots live on one shard. Without one, `<name>` is the MergeTree table itself.
  */
 import { type ClickHouse, identifier, literal } from './clickhouse.ts'
-import { EPOCH_SECONDS, EVENTS_TABLE } from './clickhouse-store.ts'
 import { RowBinaryWriter } from './row-binary.ts'
 
 /** A line about a long step (a data copy), for the operator. */
@@ -48,6 +47,23 @@ async function tableExists(ch: ClickHouse, name: string): Promise<boolean> {
   )
   return Number(rows[0]?.n ?? 0) > 0
 }
+
+/** Records a migration (or a step of one) as applied. */
+async function record(ch: ClickHouse, name: string): Promise<void> {
+  const row = new RowBinaryWriter().string(name).uint32(Math.floor(Date.now() / 1000))
+  await ch.insertRowBinary('groupd_migrations', ['name', 'applied_at'], row.view())
+}
+
+/** Every migration (and step of one) recorded as applied. */
+async function recorded(ch: ClickHouse): Promise<Set<string>> {
+  const { rows } = await ch.query<{ name: string }>(
+    `SELECT DISTINCT name FROM ${ch.table('groupd_migrations')}`,
+  )
+  return new Set(rows.map((r) => r.name))
+}
+
+/** Longest a migration's copy statement may run (below open.ts's timeout for migrations). */
+const COPY_MAX_SECONDS = 5 * 3600
 
 /** Drops a table created by createTable (its local tables too, on a cluster). */
 async function dropTable(ch: ClickHouse, name: string): Promise<void> {
@@ -97,30 +113,43 @@ export const clickhouseMigrations: ClickHouseMigration[] = [
     async up(ch, progress) {
       await createTable(
         ch,
-        EVENTS_TABLE,
+        'events_v2',
         `project_id UInt64, group_type_index UInt8, group_key String, uuid UUID, event String,
         distinct_id String, time_ms Int64, group_keys Array(Nullable(String)), properties String,
         prop Nested(key String, value String, number Float64, time Float64)`,
-        `MergeTree PARTITION BY toYYYYMM(toDateTime(${EPOCH_SECONDS})) ORDER BY (project_id, group_type_index, group_key, time_ms, uuid)`,
+        // UTC months of the second within DateTime's range, as 001 partitioned its `timestamp`.
+        `MergeTree PARTITION BY toYYYYMM(toDateTime(least(greatest(intDiv(time_ms, 1000), 0), 4294967295), 'UTC')) ` +
+          'ORDER BY (project_id, group_type_index, group_key, time_ms, uuid)',
       )
-      if (!(await tableExists(ch, 'events'))) return
-      // Month by month (the old partitions), so a large table shows progress; a copy interrupted
-      // and run again inserts rows twice, which reads count once (LIMIT 1 BY uuid).
-      const { rows: months } = await ch.query<{ month: number }>(
-        `SELECT DISTINCT toYYYYMM(timestamp) AS month FROM ${ch.table('events')} ORDER BY month`,
-      )
-      for (const [i, { month }] of months.entries()) {
-        await ch.command(
-          `INSERT INTO ${ch.table(EVENTS_TABLE)} (project_id, group_type_index, group_key, uuid, event,
+      if (await tableExists(ch, 'events')) {
+        // Month by month (001's partitions), each recorded once copied: a large table shows
+        // progress, and a run interrupted and started again copies only the months it had not
+        // finished (the rows of a month it was copying are stored twice; reads count them once).
+        const step = '002-events-v2/copied '
+        const copied = await recorded(ch)
+        const { rows: months } = await ch.query<{ month: number }>(
+          `SELECT DISTINCT toYYYYMM(timestamp) AS month FROM ${ch.table('events')} ORDER BY month`,
+        )
+        for (const [i, { month }] of months.entries()) {
+          const of = `(${i + 1}/${months.length})`
+          if (copied.has(`${step}${month}`)) {
+            progress(`events_v2: events of ${month} already copied ${of}`)
+            continue
+          }
+          await ch.command(
+            `INSERT INTO ${ch.table('events_v2')} (project_id, group_type_index, group_key, uuid, event,
             distinct_id, time_ms, group_keys, properties, prop.key, prop.value, prop.number, prop.time)
           SELECT project_id, group_type_index, group_key, uuid, event, distinct_id, time_ms,
             [group_0, group_1, group_2, group_3, group_4], if(is_primary = 1, properties, ''),
             prop_keys, prop_values, prop_numbers, prop_times
           FROM ${ch.table('events')} WHERE toYYYYMM(timestamp) = ${Number(month)}`,
-          ch.cluster ? { insert_distributed_sync: 1 } : {},
-        )
-        progress(`${EVENTS_TABLE}: copied events of ${month} (${i + 1}/${months.length})`)
+            { max_execution_time: COPY_MAX_SECONDS, ...(ch.cluster ? { insert_distributed_sync: 1 } : {}) },
+          )
+          await record(ch, `${step}${month}`)
+          progress(`events_v2: copied events of ${month} ${of}`)
+        }
       }
+      // Also when `events` is gone: a run stopped between the two drops left `events_local`.
       await dropTable(ch, 'events')
     },
   },
@@ -134,16 +163,12 @@ export async function migrateClickHouse(
   await ch.command(
     `CREATE TABLE IF NOT EXISTS ${ch.table('groupd_migrations')} (name String, applied_at DateTime('UTC')) ENGINE = MergeTree ORDER BY name`,
   )
-  const { rows } = await ch.query<{ name: string }>(
-    `SELECT DISTINCT name FROM ${ch.table('groupd_migrations')}`,
-  )
-  const applied = new Set(rows.map((r) => r.name))
+  const applied = await recorded(ch)
   const ran: string[] = []
   for (const migration of clickhouseMigrations) {
     if (applied.has(migration.name)) continue
     await migration.up(ch, progress)
-    const record = new RowBinaryWriter().string(migration.name).uint32(Math.floor(Date.now() / 1000))
-    await ch.insertRowBinary('groupd_migrations', ['name', 'applied_at'], record.view())
+    await record(ch, migration.name)
     ran.push(migration.name)
   }
   return ran

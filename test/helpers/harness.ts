@@ -31,6 +31,9 @@ export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.
 export type EventsEngine = 'sql' | 'clickhouse'
 export const EVENTS: EventsEngine = process.env.GROUPD_TEST_EVENTS === 'clickhouse' ? 'clickhouse' : 'sql'
 export const CLICKHOUSE_URL = process.env.GROUPD_TEST_CLICKHOUSE_URL ?? 'http://127.0.0.1:8123'
+/** A ClickHouse cluster's servers (HTTP URLs; groupd talks to the first) and its name in remote_servers. */
+export const CLICKHOUSE_SHARDS = (process.env.GROUPD_TEST_CLICKHOUSE_SHARDS ?? '').split(',').filter(Boolean)
+export const CLICKHOUSE_CLUSTER = process.env.GROUPD_TEST_CLICKHOUSE_CLUSTER
 
 export interface TestDatabase {
   database: Database
