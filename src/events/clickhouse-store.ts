@@ -26,8 +26,8 @@ import type {
 export const EVENTS_TABLE = 'events_v2'
 /** group_type_index of the one row of an event that belongs to no group. */
 export const NO_GROUP = 255
-/** An event's second within DateTime's range, from time_ms: what partitions the table by month. */
-export const EPOCH_SECONDS = 'least(greatest(intDiv(time_ms, 1000), 0), 4294967295)'
+/** An event's second within DateTime's range, from time_ms (migration 002 partitions by its month). */
+const EPOCH_SECONDS = 'least(greatest(intDiv(time_ms, 1000), 0), 4294967295)'
 
 /** The columns of the events table in the order encodeEvents writes them. */
 export const EVENT_COLUMNS = [
