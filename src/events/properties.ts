@@ -30,13 +30,9 @@ export function flattenProperties(properties: Record<string, unknown>): FlatProp
     flat.prop_keys.push(key)
     flat.prop_values.push(text)
     flat.prop_numbers.push(
-      (typeof value === 'number'
-        ? Number.isFinite(value)
-          ? value
-          : null
-        : typeof value === 'string'
-          ? numericValue(value)
-          : null) ?? Number.NaN,
+      typeof value === 'number'
+        ? value
+        : ((typeof value === 'string' ? numericValue(value) : null) ?? Number.NaN),
     )
     flat.prop_times.push(datetimeValue(text) ?? Number.NaN)
   }

@@ -133,11 +133,9 @@ export function registerAuth(app: FastifyInstance, database: Database, limiter: 
     }
 
     // Throttles come last, as in DRF: refused requests do not spend the budget.
-    if (limiter.enabled) {
-      await limiter.check(key.id).catch((error) => {
-        throw error instanceof RateLimited ? throttled(error.waitSeconds) : error
-      })
-    }
+    await limiter.check(key.id)?.catch((error) => {
+      throw error instanceof RateLimited ? throttled(error.waitSeconds) : error
+    })
   })
 }
 

@@ -49,13 +49,15 @@ export class RateLimiter {
     this.batch = Math.max(1, Math.floor(Math.min(config.burst, config.sustained) / 100))
   }
 
-  get enabled(): boolean {
-    return this.config.enabled
+  /**
+   * Counts a request by this key; rejects with RateLimited when it is over either limit. Runs on
+   * every authenticated request: with limiting off it returns undefined, not a promise.
+   */
+  check(keyId: string, now = Date.now()): Promise<void> | undefined {
+    return this.config.enabled ? this.count(keyId, now) : undefined
   }
 
-  /** Counts a request by this key; throws RateLimited when it is over either limit. */
-  async check(keyId: string, now = Date.now()): Promise<void> {
-    if (!this.config.enabled) return
+  private async count(keyId: string, now: number): Promise<void> {
     let state = this.keys.get(keyId)
     if (!state) {
       state = { minute_start: now, minute_count: 0, hour_start: now, hour_count: 0, pending: 0 }
