@@ -43,7 +43,12 @@ function clickhouseOf(server: { events: unknown }): ClickHouse {
 }
 
 const batchOf = (uuids: string[], group = 'acme') =>
-  uuids.map((uuid) => ({ event: 'x', distinct_id: 'u', uuid, properties: { $groups: { company: group } } }))
+  uuids.map((uuid, i) => ({
+    event: 'x',
+    distinct_id: 'u',
+    uuid,
+    properties: { $groups: { company: group }, amount: i + 1 },
+  }))
 
 describe('ClickHouse events store', { skip }, () => {
   let server: TestServer
@@ -136,6 +141,12 @@ describe('ClickHouse events store', { skip }, () => {
     try {
       const t = await createTenant(server.database)
       await createMetric(server.url, t, { name: 'xs', filters: { events: [{ id: 'x' }] } })
+      await createMetric(server.url, t, {
+        name: 'amount',
+        math: 'sum',
+        math_property: 'amount',
+        filters: { events: [{ id: 'x' }] },
+      })
       const batch = batchOf(Array.from({ length: 20 }, () => randomUUID()))
       for (let attempt = 0; attempt < 3; attempt++) {
         const res = await sendCapture(server.url, '/batch/', { api_key: t.project.api_token, batch })
@@ -145,7 +156,14 @@ describe('ClickHouse events store', { skip }, () => {
         `SELECT count() AS n FROM ${ch.table(EVENTS_TABLE)} WHERE project_id = ${t.project.id}`,
       )
       assert.equal(rows[0]?.n, 60, 'the three copies are all stored, unmerged')
-      assert.equal((await valuesAt(server, t, Date.now()))[0]?.value, 20)
+      const values = await valuesAt(server, t, Date.now())
+      assert.deepEqual(
+        values.map((m) => [m.name, m.value]),
+        [
+          ['xs', 20],
+          ['amount', 210],
+        ],
+      )
     } finally {
       await ch.command(`SYSTEM START MERGES ${ch.table(EVENTS_TABLE)}`)
     }
