@@ -10,6 +10,7 @@ import {
   createTenant,
   ENGINE,
   envelope,
+  mintKey,
   notFoundBody,
   request,
   startServer,
@@ -80,15 +81,44 @@ describe('error envelope', () => {
     assert.equal(res.body.code, 'parse_error')
   })
 
-  it('an empty JSON body is no data, not a parse error', async () => {
-    const res = await request(server.url, 'POST', projectPath, {
-      key: tenant.key,
-      raw: '',
-      headers: { 'content-type': 'application/json' },
-    })
+  it('an empty body is no data, as DRF reads it: {} with or without a content type; JSON null is not', async () => {
+    const metrics = `/api/projects/${tenant.project.id}/groups_types/0/metrics/`
+    const required = envelope('validation_error', 'required', 'This field is required.', 'name')
+    const json = { 'content-type': 'application/json' }
+    for (const options of [{}, { raw: '', headers: json }, { raw: ' \n', headers: json }]) {
+      const res = await request(server.url, 'POST', metrics, { key: tenant.key, ...options })
+      assert.deepEqual([res.status, res.body], [400, required], JSON.stringify(options))
+    }
+    const nullBody = await request(server.url, 'POST', metrics, { key: tenant.key, body: null })
     assert.deepEqual(
-      [res.status, res.body],
-      [405, invalidRequest('method_not_allowed', 'Method "POST" not allowed.')],
+      [nullBody.status, nullBody.body],
+      [
+        400,
+        envelope(
+          'validation_error',
+          'invalid_input',
+          'Invalid data. Expected a dictionary, but got NoneType.',
+        ),
+      ],
+    )
+    const created = await request(server.url, 'POST', metrics, {
+      key: tenant.key,
+      body: { name: 'n', filters: {} },
+    })
+    assert.equal(created.status, 201, created.text)
+    const patched = await request(server.url, 'PATCH', `${metrics}${created.body.id}/`, { key: tenant.key })
+    assert.deepEqual([patched.status, patched.body], [200, created.body])
+    const list = await request(
+      server.url,
+      'PATCH',
+      `/api/projects/${tenant.project.id}/groups_types/update_metadata/`,
+      {
+        key: tenant.key,
+      },
+    )
+    assert.deepEqual(
+      [list.status, list.body],
+      [400, envelope('validation_error', 'not_a_list', 'Expected a list of items but got type "dict".')],
     )
   })
 
@@ -115,8 +145,42 @@ describe('error envelope', () => {
       const res = await request(server.url, method, path_, { key: tenant.key })
       assert.equal(res.status, 405, res.text)
       assert.deepEqual(res.body, invalidRequest('method_not_allowed', `Method "${method}" not allowed.`))
+      // DRF's Allow: the view's methods in Django's order, HEAD with GET, OPTIONS always.
+      assert.equal(
+        res.headers.get('allow'),
+        path === 'list' ? 'GET, HEAD, OPTIONS' : 'GET, PATCH, HEAD, OPTIONS',
+      )
     })
   }
+
+  it('OPTIONS describes the view after authenticating, with the path read scope (PostHog 4.1)', async () => {
+    const path = `/api/projects/${tenant.project.id}/groups_types/0/metrics/`
+    const res = await request(server.url, 'OPTIONS', path, { key: tenant.key })
+    assert.equal(res.status, 200, res.text)
+    assert.equal(res.headers.get('allow'), 'GET, POST, HEAD, OPTIONS')
+    assert.deepEqual(res.body, {
+      name: 'Metrics List',
+      description: '',
+      renders: ['application/json'],
+      parses: ['application/json', 'application/x-www-form-urlencoded'],
+    })
+    const reader = await mintKey(server.database, tenant.user.id, ['usage_metric:read'])
+    assert.equal((await request(server.url, 'OPTIONS', path, { key: reader })).status, 200)
+    const other = await mintKey(server.database, tenant.user.id, ['project:read'])
+    const refused = await request(server.url, 'OPTIONS', path, { key: other })
+    assert.deepEqual(
+      [refused.status, refused.body],
+      [
+        403,
+        envelope(
+          'authentication_error',
+          'permission_denied',
+          "API key missing required scope 'usage_metric:read' or 'group:read'",
+        ),
+      ],
+    )
+    assert.equal((await request(server.url, 'OPTIONS', path)).status, 401)
+  })
 
   it('a wrong method without a key is 401 (DRF authenticates before checking the method)', async () => {
     const res = await request(server.url, 'DELETE', projectPath)

@@ -152,6 +152,25 @@ describe('group usage metrics API', () => {
     assert.equal((await mine.get(`${theirs}/${m.id}/`)).status, 404, "another project's id is not found")
   })
 
+  it("takes the id in any form Django's UUIDField does: no hyphens, braces, urn:uuid:, any case", async () => {
+    const { api, base, create } = await setup()
+    const m = await create({ name: 'Events', filters: {} })
+    const hex = m.id.replaceAll('-', '')
+    for (const id of [
+      hex,
+      hex.toUpperCase(),
+      `{${m.id}}`,
+      `urn:uuid:${m.id}`,
+      `${hex.slice(0, 3)}-${hex.slice(3)}`,
+    ]) {
+      const res = await api.get(`${base}/${encodeURIComponent(id)}/`)
+      assert.deepEqual([res.status, res.body.id], [200, m.id], id)
+    }
+    for (const id of [hex.slice(1), `${hex}0`, `x${hex}`, `{${hex}`.replace('{', '{{a')]) {
+      assert.equal((await api.get(`${base}/${encodeURIComponent(id)}/`)).status, 404, id)
+    }
+  })
+
   it('allows a group type index with no mapping and the same name under another index (#74, #75)', async () => {
     const { tenant, api, create } = await setup()
     await create({ name: 'Events', filters: {} })

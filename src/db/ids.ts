@@ -43,3 +43,19 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 export function isUuid(value: string): boolean {
   return UUID.test(value)
 }
+
+/**
+ * A uuid in any form Python's uuid.UUID(hex) takes (Django's UUIDField in a URL): hyphens
+ * anywhere, `{…}`, `urn:` and `uuid:` prefixes, any case; canonical (lowercase, hyphenated) or
+ * undefined.
+ */
+export function parseUuid(value: string): string | undefined {
+  const hex = value
+    .replaceAll('urn:', '')
+    .replaceAll('uuid:', '')
+    .replace(/^[{}]+|[{}]+$/g, '')
+    .replaceAll('-', '')
+  if (!/^[0-9a-f]{32}$/i.test(hex)) return undefined
+  const h = hex.toLowerCase()
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+}

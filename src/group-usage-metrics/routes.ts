@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import type { Database } from '../db/database.ts'
-import { isUuid } from '../db/ids.ts'
+import { parseUuid } from '../db/ids.ts'
 import { MAX_GROUP_TYPES_PER_PROJECT } from '../group-types/service.ts'
 import { projectOf } from '../http/auth.ts'
 import { sendCachedJson } from '../http/cached-json.ts'
@@ -33,8 +33,8 @@ export const metricRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = a
   /** Resolves the addressed metric before the body is validated: an unknown id is 404 first, as in DRF. */
   const loadMetric = async (request: FastifyRequest) => {
     const scope = scopeOf(request)
-    const id = (request.params as { id: string }).id
-    const metric = isUuid(id) ? await cachedMetric(database, scope, id.toLowerCase()) : undefined
+    const id = parseUuid((request.params as { id: string }).id)
+    const metric = id ? await cachedMetric(database, scope, id) : undefined
     if (!metric) throw notFound()
     found.set(request, { scope, metric })
   }

@@ -1,6 +1,8 @@
 /**
  * Request body parsers, as DRF's defaults: JSON and form-encoded. Anything else is a 415.
- * An empty JSON body means "no data" (DRF treats it as {}), not a parse error.
+ * An empty body, with or without a content type, means "no data": DRF reads it as {}, so a PATCH
+ * without one changes nothing and a POST without one names its required fields. JSON `null` stays
+ * null ("Expected a dictionary, but got NoneType.").
  */
 import type { FastifyInstance } from 'fastify'
 import { ApiError } from './errors.ts'
@@ -9,12 +11,18 @@ export function registerContentTypes(app: FastifyInstance): void {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = body as string
-    if (text.trim() === '') return done(null, undefined)
+    if (text.trim() === '') return done(null, {})
     try {
       done(null, JSON.parse(text))
     } catch (error) {
       done(new ApiError('parse_error', `JSON parse error - ${(error as Error).message}`), undefined)
     }
+  })
+  // Without a payload Fastify calls no parser and leaves the body null.
+  app.addHook('preValidation', async (request) => {
+    const { headers } = request
+    const payload = headers['transfer-encoding'] !== undefined || Number(headers['content-length'] ?? 0) > 0
+    if (request.body == null && !payload && request.routeOptions.schema?.body) request.body = {}
   })
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',

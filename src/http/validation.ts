@@ -213,10 +213,9 @@ class Validator {
 export function validateBody(schema: unknown, body: unknown, partial: boolean): unknown {
   const root = schema as JsonSchema
   const validator = new Validator(partial)
-  const data = body === undefined ? {} : body
   if (root.type === 'array') {
     if (!Array.isArray(body)) {
-      throw validationError('not_a_list', `Expected a list of items but got type "${pyType(data)}".`)
+      throw validationError('not_a_list', `Expected a list of items but got type "${pyType(body)}".`)
     }
     if (root.maxItems !== undefined && body.length > root.maxItems) {
       throw validationError('max_length', `Ensure this field has no more than ${root.maxItems} elements.`)
@@ -224,7 +223,7 @@ export function validateBody(schema: unknown, body: unknown, partial: boolean): 
     const rowSchema = root.items as JsonSchema
     return body.map((row) => validateRow(validator, rowSchema, row))
   }
-  return validateRow(validator, root, data)
+  return validateRow(validator, root, body)
 }
 
 function validateRow(validator: Validator, schema: JsonSchema, data: unknown): Record<string, unknown> {
