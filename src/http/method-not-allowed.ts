@@ -19,7 +19,7 @@ interface PathRoutes {
 }
 
 /** The view's name as DRF derives it: the last named segment, and List or Instance. */
-export function viewName(url: string): string {
+function viewName(url: string): string {
   const segments = url.split('/').filter(Boolean)
   const last = [...segments].reverse().find((s) => !s.startsWith(':')) ?? 'api'
   const words = last.split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1))
