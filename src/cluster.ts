@@ -12,8 +12,17 @@ import { migrate } from './db/migrate.ts'
 /** A worker that dies sooner than this after its start is replaced only after this delay. */
 const RESTART_BACKOFF_MS = 1_000
 
-function log(message: string): void {
-  process.stderr.write(`${JSON.stringify({ time: Date.now(), pid: process.pid, msg: message })}\n`)
+/** pino's numeric levels, so these lines read like the workers' (GROUPD_LOG_LEVEL applies). */
+const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 }
+
+function logger(threshold: string) {
+  const min = LEVELS[threshold] ?? Number.POSITIVE_INFINITY // silent
+  return (level: 'info' | 'warn' | 'error', msg: string) => {
+    if ((LEVELS[level] as number) < min) return
+    process.stderr.write(
+      `${JSON.stringify({ level: LEVELS[level], time: Date.now(), pid: process.pid, msg })}\n`,
+    )
+  }
 }
 
 export async function runPrimary(config: Config): Promise<void> {
@@ -24,10 +33,11 @@ export async function runPrimary(config: Config): Promise<void> {
     await database.close()
   }
 
+  const log = logger(config.logLevel)
   let stopping = false
   const started = new Map<Worker, number>()
   const fork = () => started.set(cluster.fork(), Date.now())
-  cluster.on('listening', (worker) => log(`worker ${worker.process.pid} listening`))
+  cluster.on('listening', (worker) => log('info', `worker ${worker.process.pid} listening`))
   cluster.on('exit', (worker, code, signal) => {
     const age = Date.now() - (started.get(worker) ?? 0)
     started.delete(worker)
@@ -35,7 +45,7 @@ export async function runPrimary(config: Config): Promise<void> {
       if (started.size === 0) process.exit(0)
       return
     }
-    log(`worker ${worker.process.pid} exited (${signal ?? code}); starting another`)
+    log('warn', `worker ${worker.process.pid} exited (${signal ?? code}); starting another`)
     setTimeout(fork, age < RESTART_BACKOFF_MS ? RESTART_BACKOFF_MS : 0)
   })
   for (let i = 0; i < config.workers; i++) fork()
@@ -43,12 +53,12 @@ export async function runPrimary(config: Config): Promise<void> {
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return
     stopping = true
-    log(`${signal}: draining ${started.size} workers`)
+    log('info', `${signal}: draining ${started.size} workers`)
     if (started.size === 0) process.exit(0)
     for (const worker of started.keys()) worker.process.kill(signal)
     // Each worker has its own shutdown deadline; this one only catches a stuck worker.
     setTimeout(() => {
-      log('workers did not exit in time')
+      log('error', 'workers did not exit in time')
       process.exit(1)
     }, config.shutdownTimeoutMs + 2_000).unref()
   }

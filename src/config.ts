@@ -57,12 +57,27 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
   return value
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+function oneOf<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!allowed.includes(raw as T))
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}".`)
+  return raw as T
+}
+
 function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
   const raw = env[name]?.toLowerCase()
   if (raw === undefined || raw === '') return fallback
   if (['1', 'true', 'yes', 'on'].includes(raw)) return true
   if (['0', 'false', 'no', 'off'].includes(raw)) return false
-  throw new ConfigError(`${name} must be true or false, got "${env[name]}".`)
+  throw new ConfigError(`${name} must be on or off (or true/false, 1/0, yes/no), got "${env[name]}".`)
 }
 
 /** Most server processes GROUPD_WORKERS may ask for. */
@@ -134,7 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: int(env, 'PORT', 8000, 0, 65535),
     database: databaseConfig(env),
     trustProxy: bool(env, 'GROUPD_TRUST_PROXY', false),
-    logLevel: env.GROUPD_LOG_LEVEL || 'info',
+    logLevel: oneOf(env, 'GROUPD_LOG_LEVEL', LOG_LEVELS, 'info'),
     shutdownTimeoutMs: int(env, 'GROUPD_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     rateLimit: {
       enabled: bool(env, 'GROUPD_RATE_LIMIT', true),

@@ -8,6 +8,7 @@ import { buildApp } from '../src/app.ts'
 import type { Database } from '../src/db/database.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { migrations } from '../src/db/migrations/index.ts'
+import { deactivateUser } from '../src/sessions/accounts.ts'
 import { listPersonalApiKeys } from '../src/tenancy/keys.ts'
 import { createOrganization } from '../src/tenancy/organizations.ts'
 import { createProject } from '../src/tenancy/projects.ts'
@@ -340,12 +341,16 @@ describe('bad arguments exit 2 with a one-line reason and write nothing', { conc
   let env: Record<string, string>
   let tenant: Tenant
   let counts: Record<string, number>
+  let inactive: string
 
   before(async () => {
     testDb = await openTestDatabase()
     env = testDb.env
     await migrate(testDb.database)
     tenant = await createTenant(testDb.database)
+    const other = await createTenant(testDb.database)
+    await deactivateUser(testDb.database, other.user.id)
+    inactive = other.user.email
     counts = await rowCounts(testDb.database)
   })
   after(() => testDb.cleanup())
@@ -445,6 +450,69 @@ describe('bad arguments exit 2 with a one-line reason and write nothing', { conc
       args: () => ['migrate', '--json'],
       env: { PORT: 'eighty' },
       reason: /PORT must be an integer from 0 to 65535, got "eighty"/,
+    },
+    {
+      name: 'a bad log level, naming the variable',
+      args: () => ['migrate', '--json'],
+      env: { GROUPD_LOG_LEVEL: 'bogus' },
+      reason: /GROUPD_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "bogus"/,
+    },
+    {
+      name: 'a bad on/off value, in the values the README documents',
+      args: () => ['migrate'],
+      env: { GROUPD_RATE_LIMIT: 'disabled' },
+      reason: /GROUPD_RATE_LIMIT must be on or off/,
+    },
+    { name: 'migrate with a flag', args: () => ['migrate', '--bogus'], reason: /--bogus/ },
+    {
+      name: 'migrate with an argument',
+      args: () => ['migrate', 'extra'],
+      reason: /unexpected argument "extra"/,
+    },
+    { name: 'serve with an argument', args: () => ['serve', 'extra'], reason: /unexpected argument "extra"/ },
+    {
+      name: 'a flag given twice',
+      args: () => ['orgs', 'create', '--name', 'x', '--name', 'y', '--json'],
+      reason: /--name is given more than once/,
+    },
+    {
+      name: 'keys revoke with a second argument',
+      args: () => ['keys', 'revoke', 'a', 'b'],
+      reason: /unexpected argument "b"/,
+    },
+    {
+      name: 'keys create with scopes that name nothing',
+      args: () => ['keys', 'create', '--email', tenant.user.email, '--scopes', ' , '],
+      reason: /--scopes must list at least one value/,
+    },
+    {
+      name: 'keys create with an empty project list (it would mint an unrestricted key)',
+      args: () => ['keys', 'create', '--email', tenant.user.email, '--scopes', '*', '--projects', ''],
+      reason: /--projects must list at least one value/,
+    },
+    {
+      name: 'keys create for a deactivated user',
+      args: () => ['keys', 'create', '--email', inactive, '--scopes', '*'],
+      reason: /is deactivated/,
+    },
+    {
+      name: 'a project id beyond any project (PostgreSQL would fail the query)',
+      args: () => ['group-types', 'list', '--project', '2147483648', '--json'],
+      reason: /project 2147483648 not found/,
+    },
+    {
+      name: 'a project id beyond any project, in --projects',
+      args: () => [
+        'keys',
+        'create',
+        '--email',
+        tenant.user.email,
+        '--scopes',
+        '*',
+        '--projects',
+        '99999999999999',
+      ],
+      reason: /project 99999999999999 not found/,
     },
   ]
 
@@ -567,5 +635,15 @@ describe('groupd bootstrap refuses a database that is not empty', () => {
     const before = await rowCounts(testDb.database)
     usageError(await groupd(testDb.env, 'bootstrap', '--json'), /groupd users create/)
     assert.deepEqual(await rowCounts(testDb.database), before)
+  })
+})
+
+describe('groupd --help', () => {
+  it('prints the usage on stdout and exits 0 wherever --help or -h stands', async () => {
+    for (const args of [['--help'], ['keys', 'create', '--help'], ['serve', '-h'], ['migrate', '--help']]) {
+      const run = await groupd({}, ...args)
+      assert.equal(run.code, 0, `${args.join(' ')}: ${run.stderr}`)
+      assert.match(run.stdout, /^usage: groupd <command>/, args.join(' '))
+    }
   })
 })

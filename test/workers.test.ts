@@ -72,7 +72,7 @@ describe('GROUPD_WORKERS=2', () => {
   before(async () => {
     testDb = await openTestDatabase()
     await migrate(testDb.database)
-    server = await startServerProcess({ ...testDb.env, GROUPD_WORKERS: '2' })
+    server = await startServerProcess({ ...testDb.env, GROUPD_WORKERS: '2', GROUPD_LOG_LEVEL: 'info' })
   })
   after(async () => {
     await server?.stop()
@@ -136,5 +136,35 @@ describe('GROUPD_WORKERS=2', () => {
     assert.equal(await server.exited, 0, server.stderr())
     for (const pid of workers) assert.throws(() => process.kill(pid, 0), 'worker exited')
     await assert.rejects(fetch(`${server.url}/_health`))
+  })
+})
+
+describe('GROUPD_WORKERS with GROUPD_LOG_LEVEL', () => {
+  it("the supervisor's own lines follow the level, in pino's shape", async () => {
+    const testDb = await openTestDatabase()
+    try {
+      await migrate(testDb.database)
+      for (const level of ['silent', 'info']) {
+        const server = await startServerProcess({
+          ...testDb.env,
+          GROUPD_WORKERS: '2',
+          GROUPD_LOG_LEVEL: level,
+        })
+        const primary = server.child.pid as number
+        await until('both workers', () => (workerPids(primary).length === 2 ? true : undefined))
+        if (level === 'info')
+          await until('a listening line', () => server.stderr().includes('listening') || undefined)
+        server.child.kill('SIGTERM')
+        assert.equal(await server.exited, 0, server.stderr())
+        const lines = server
+          .stderr()
+          .split('\n')
+          .filter((l) => l.includes(`"pid":${primary}`))
+        if (level === 'silent') assert.deepEqual(lines, [], server.stderr())
+        else assert.ok(lines.length > 0 && lines.every((l) => JSON.parse(l).level === 30), server.stderr())
+      }
+    } finally {
+      await testDb.cleanup()
+    }
   })
 })

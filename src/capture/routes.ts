@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Database } from '../db/database.ts'
 import type { EventsStore } from '../events/store.ts'
 import { allowOrigin, allowPreflight } from '../http/cors.ts'
-import { ApiError } from '../http/errors.ts'
+import { ApiError, methodNotAllowed } from '../http/errors.ts'
 import { queryParams } from '../http/query.ts'
 import { decodeCapture, MAX_CAPTURE_PAYLOAD_BYTES } from './decode.ts'
 import { readBatch } from './events.ts'
@@ -73,6 +73,16 @@ export async function captureRoutes(
     app.options(url, { schema: { hide: true } }, async (request, reply) => {
       allowPreflight(request, reply, 'GET, POST, OPTIONS')
       return { status: 1 }
+    })
+    // A known path with another method is a 405, as PostHog's capture service answers it.
+    app.route({
+      method: ['PUT', 'PATCH', 'DELETE'],
+      url,
+      schema: { hide: true },
+      handler: async (request, reply) => {
+        reply.header('allow', 'GET, HEAD, POST, OPTIONS')
+        throw methodNotAllowed(request.method)
+      },
     })
   }
 }

@@ -3,12 +3,12 @@ import { nowIso } from '../db/database.ts'
 import { serializeGroupType } from '../group-types/schema.ts'
 import { isValidGroupTypeName, MAX_GROUP_TYPE_LENGTH, register } from '../group-types/service.ts'
 import { listGroupTypes } from '../group-types/store.ts'
-import { parse, positiveInt, required } from './args.ts'
+import { parse, projectId, required } from './args.ts'
 import { UsageError } from './output.ts'
 import { type Command, requireProject } from './tenancy-commands.ts'
 
 async function projectFlag(database: Parameters<Command>[1], raw: string | undefined): Promise<number> {
-  return (await requireProject(database, positiveInt(required(raw, '--project'), '--project'))).id
+  return (await requireProject(database, projectId(required(raw, '--project'), '--project'))).id
 }
 
 export const groupTypesAdd: Command = async (argv, database, out) => {

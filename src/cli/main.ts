@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '../config.ts'
 import { Database } from '../db/database.ts'
 import { migrate } from '../db/migrate.ts'
 import { type OpenedEventsStore, openEventsStore } from '../events/open.ts'
+import { parse } from './args.ts'
 import * as groupTypes from './group-types-commands.ts'
 import * as metrics from './metrics-commands.ts'
 import { createOutput, UsageError } from './output.ts'
@@ -41,19 +42,21 @@ const USAGE = `usage: groupd <command> [--json]
   group-types list --project <id>
   metrics values --project <id> --group-type-index <n> --group-key <key>
 
-Every command applies pending migrations first. --json prints one JSON object on stdout.`
+Every command applies pending migrations first. --json prints its result as JSON on stdout.`
 
 async function run(argv: string[]): Promise<number> {
   const json = argv.includes('--json')
   const out = createOutput(json)
   const [first, second] = argv
-  if (!first || first === 'help' || first === '--help' || first === '-h') {
+  if (!first || first === 'help' || argv.includes('--help') || argv.includes('-h')) {
     // Asked-for help is the result; help for a missing command is an error message.
     ;(first ? process.stdout : process.stderr).write(`${USAGE}\n`)
     return first ? 0 : 2
   }
   try {
     const config = loadConfig()
+    // These two take no arguments; the other commands check theirs.
+    if (first === 'serve' || first === 'migrate') parse(argv.slice(1), [])
     if (first === 'serve') {
       // Loaded on demand: the server's modules would slow every other command's start.
       const { serve } = await import('../main.ts')

@@ -2,7 +2,7 @@
 import { MAX_GROUP_TYPES_PER_PROJECT } from '../group-types/service.ts'
 import { runUsageMetrics } from '../query/run.ts'
 import type { UsageMetric } from '../query/usage-metrics.ts'
-import { parse, positiveInt, required } from './args.ts'
+import { parse, projectId, required } from './args.ts'
 import { UsageError } from './output.ts'
 import { type Command, requireProject } from './tenancy-commands.ts'
 
@@ -10,7 +10,7 @@ export const metricsValues: Command = async (argv, database, out, events) => {
   const { values } = parse(argv, ['project', 'group-type-index', 'group-key'])
   const project = await requireProject(
     database,
-    positiveInt(required(values.project, '--project'), '--project'),
+    projectId(required(values.project, '--project'), '--project'),
   )
   const rawIndex = required(values['group-type-index'], '--group-type-index')
   if (!/^\d$/.test(rawIndex) || Number(rawIndex) >= MAX_GROUP_TYPES_PER_PROJECT) {

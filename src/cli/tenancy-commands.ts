@@ -1,4 +1,6 @@
 /** Admin commands for organizations, users, projects and personal API keys. */
+
+import { loadConfig } from '../config.ts'
 import type { Database } from '../db/database.ts'
 import { isUuid } from '../db/ids.ts'
 import type { MembershipLevel } from '../db/schema.ts'
@@ -16,7 +18,7 @@ import {
   MEMBERSHIP_LEVELS,
   organizationIdsOf,
 } from '../tenancy/users.ts'
-import { list, parse, positiveInt, required } from './args.ts'
+import { nonEmptyList, parse, projectId, required } from './args.ts'
 import { type Output, UsageError } from './output.ts'
 
 export type Command = (
@@ -96,6 +98,9 @@ export const bootstrap: Command = async (argv, database, out) => {
     })
     return { created, project, plaintext, userId: user.id, hasPassword: user.password_hash !== null }
   })
+  // Where `groupd serve` listens with the same environment (a wildcard HOST is reached on loopback).
+  const { host, port } = loadConfig()
+  const base = `http://${['0.0.0.0', '::', ''].includes(host) ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}/`
   // A password is set once; a later bootstrap leaves one the admin may have changed alone.
   const password = result.hasPassword ? null : generatePassword()
   if (password) await setPassword(database, result.userId, password)
@@ -121,8 +126,8 @@ export const bootstrap: Command = async (argv, database, out) => {
         ? `Sign-in password:   ${password}   for ${BOOTSTRAP_EMAIL} (shown once; store it now)`
         : `Sign-in password:   unchanged (set a new one with \`groupd users set-password --email ${BOOTSTRAP_EMAIL}\`)`,
       '',
-      'Open http://127.0.0.1:8000/ and sign in, or',
-      `Try: curl -H "Authorization: Bearer ${value.personal_api_key}" http://127.0.0.1:8000/api/projects/`,
+      `Open ${base} and sign in, or`,
+      `Try: curl -H "Authorization: Bearer ${value.personal_api_key}" ${base}api/projects/`,
     ].join('\n'),
   )
 }
@@ -190,7 +195,9 @@ export const projectsCreate: Command = async (argv, database, out) => {
 export const keysCreate: Command = async (argv, database, out) => {
   const { values } = parse(argv, ['email', 'scopes', 'projects', 'orgs', 'label'])
   const user = await requireUser(database, checkEmail(required(values.email, '--email')))
-  const scopes = list(required(values.scopes, '--scopes'))
+  // Such a key would be refused on every request (401).
+  if (!user.is_active) throw new UsageError(`${user.email} is deactivated`)
+  const scopes = nonEmptyList(required(values.scopes, '--scopes'), '--scopes')
   for (const scope of scopes) {
     if (!isValidScope(scope)) {
       throw new UsageError(
@@ -198,9 +205,12 @@ export const keysCreate: Command = async (argv, database, out) => {
       )
     }
   }
-  const scopedTeams = list(values.projects).map((p) => positiveInt(p, '--projects'))
+  // Given but empty would mint a key without the restriction its creator asked for.
+  const given = (value: string | undefined, flag: string) =>
+    value === undefined ? [] : nonEmptyList(value, flag)
+  const scopedTeams = given(values.projects, '--projects').map((p) => projectId(p, '--projects'))
   for (const id of scopedTeams) await requireProject(database, id)
-  const scopedOrganizations = list(values.orgs)
+  const scopedOrganizations = given(values.orgs, '--orgs')
   for (const id of scopedOrganizations) await requireOrganization(database, id)
   const label = values.label ?? 'groupd CLI'
   if (label.length > MAX_LABEL_LENGTH)
@@ -234,7 +244,7 @@ export const keysList: Command = async (argv, database, out) => {
 }
 
 export const keysRevoke: Command = async (argv, database, out) => {
-  const { positionals } = parse(argv, [], true)
+  const { positionals } = parse(argv, [], 1)
   const id = required(positionals[0], 'the key id')
   if (!(await revokePersonalApiKey(database.db, id))) throw new UsageError(`no key with id ${id}`)
   out.result({ id, revoked: true }, `Revoked key ${id}`)
