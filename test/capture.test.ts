@@ -136,6 +136,27 @@ describe('capture', () => {
     assert.equal(post.headers.get('access-control-allow-origin'), 'https://app.example.com')
   })
 
+  it('answers another method on a capture path with 405 and Allow, with CORS', async () => {
+    for (const method of ['PUT', 'PATCH', 'DELETE']) {
+      for (const path of ['/e/', '/batch', '/i/v0/e/']) {
+        const res = await fetch(`${server.url}${path}`, {
+          method,
+          headers: { origin: 'https://app.example.com', 'content-type': 'application/json' },
+          body: '{}',
+        })
+        assert.equal(res.status, 405, `${method} ${path}`)
+        assert.deepEqual(await res.json(), {
+          type: 'invalid_request',
+          code: 'method_not_allowed',
+          detail: `Method "${method}" not allowed.`,
+          attr: null,
+        })
+        assert.equal(res.headers.get('allow'), 'GET, HEAD, POST, OPTIONS')
+        assert.equal(res.headers.get('access-control-allow-origin'), 'https://app.example.com')
+      }
+    }
+  })
+
   it('refuses missing, unknown and personal-key tokens with 401', async () => {
     const t = await tenant()
     const event = { event: 'x', distinct_id: 'u' }
