@@ -1,5 +1,6 @@
 /** Argument helpers that turn bad input into UsageError (exit 2). */
 import { parseArgs } from 'node:util'
+import { MAX_PROJECT_ID } from '../tenancy/projects.ts'
 import { UsageError } from './output.ts'
 
 export interface Parsed {
@@ -8,9 +9,6 @@ export interface Parsed {
   repeated: Record<string, string[]>
   positionals: string[]
 }
-
-/** Largest project id (PostgreSQL `serial`): a larger one names no project. */
-const MAX_PROJECT_ID = 2_147_483_647
 
 /**
  * Parses `--flag value` options (all strings) plus --json; unknown flags, a flag given twice and

@@ -71,6 +71,13 @@ async function passwordFromStdin(): Promise<string> {
   return password
 }
 
+/** Where `groupd serve` listens with the same environment; a wildcard HOST is reached on loopback. */
+function serverUrl(): string {
+  const { host, port } = loadConfig()
+  if (['0.0.0.0', '::', ''].includes(host)) return `http://127.0.0.1:${port}/`
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/`
+}
+
 export const bootstrap: Command = async (argv, database, out) => {
   parse(argv, [])
   const result = await database.transaction(async (tx) => {
@@ -98,9 +105,7 @@ export const bootstrap: Command = async (argv, database, out) => {
     })
     return { created, project, plaintext, userId: user.id, hasPassword: user.password_hash !== null }
   })
-  // Where `groupd serve` listens with the same environment (a wildcard HOST is reached on loopback).
-  const { host, port } = loadConfig()
-  const base = `http://${['0.0.0.0', '::', ''].includes(host) ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}/`
+  const base = serverUrl()
   // A password is set once; a later bootstrap leaves one the admin may have changed alone.
   const password = result.hasPassword ? null : generatePassword()
   if (password) await setPassword(database, result.userId, password)

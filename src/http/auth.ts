@@ -10,7 +10,7 @@ import type { Project } from '../db/schema.ts'
 import { RateLimited, type RateLimiter } from '../rate-limit/limiter.ts'
 import { activeKey, projectForUser } from '../tenancy/cache.ts'
 import { type PersonalApiKey, touchLastUsed } from '../tenancy/keys.ts'
-import { currentProjectId } from '../tenancy/projects.ts'
+import { currentProjectId, MAX_PROJECT_ID } from '../tenancy/projects.ts'
 import { grants, type ScopeAction, type ScopeObject } from '../tenancy/scopes.ts'
 import { authenticationFailed, notFound, permissionDenied, throttled } from './errors.ts'
 import { authorizeSession } from './session-auth.ts'
@@ -37,9 +37,6 @@ declare module 'fastify' {
     userId: number | null
   }
 }
-
-/** Largest PostgreSQL `serial` value. */
-const MAX_PROJECT_ID = 2_147_483_647
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 

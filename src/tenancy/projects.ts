@@ -5,6 +5,9 @@ import { type Executor, nowIso, toJson } from '../db/database.ts'
 import type { MembershipLevel, Project } from '../db/schema.ts'
 import { newProjectApiToken } from './tokens.ts'
 
+/** Largest project id: ids are PostgreSQL `serial` (int4), so a larger one names no project. */
+export const MAX_PROJECT_ID = 2_147_483_647
+
 export async function createProject(db: Executor, organizationId: string, name: string): Promise<Project> {
   return db
     .insertInto('projects')
