@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { buildApp } from '../src/app.ts'
 import type { Database } from '../src/db/database.ts'
 import { migrate } from '../src/db/migrate.ts'
@@ -103,6 +104,35 @@ describe('groupd CLI', () => {
     assert.equal(found.length, 1)
     return found[0]?.id as string
   }
+
+  it('group-types add --json prints {registered, dropped}: a name given twice once, the sixth dropped', async () => {
+    const t = await createTenant(testDb.database)
+    const p = String(t.project.id)
+    const names = ['a', 'b', 'a', 'c', 'd', 'e', 'f']
+    const added = json(
+      await groupd(
+        env,
+        'group-types',
+        'add',
+        '--project',
+        p,
+        ...names.flatMap((n) => ['--name', n]),
+        '--json',
+      ),
+    )
+    assert.deepEqual(added, {
+      registered: ['a', 'b', 'c', 'd', 'e'].map((group_type, group_type_index) => ({
+        group_type,
+        group_type_index,
+      })),
+      dropped: ['f'],
+    })
+    const listed = await groupd(env, 'group-types', 'list', '--project', p, '--json')
+    assert.deepEqual(
+      JSON.parse(listed.stdout).map((g: { group_type: string }) => g.group_type),
+      ['a', 'b', 'c', 'd', 'e'],
+    )
+  })
 
   it('orgs create --json prints {id, name}', async () => {
     const name = unique('Acme Inc')
@@ -462,6 +492,12 @@ describe('bad arguments exit 2 with a one-line reason and write nothing', { conc
       args: () => ['migrate'],
       env: { GROUPD_RATE_LIMIT: 'disabled' },
       reason: /GROUPD_RATE_LIMIT must be on or off/,
+    },
+    {
+      name: 'GROUPD_DATA_DIR naming a file',
+      args: () => ['migrate', '--json'],
+      env: { DATABASE_URL: '', GROUPD_DATA_DIR: fileURLToPath(import.meta.url) },
+      reason: /GROUPD_DATA_DIR ".*cli\.test\.ts" cannot hold the database: EEXIST\./,
     },
     { name: 'migrate with a flag', args: () => ['migrate', '--bogus'], reason: /--bogus/ },
     {

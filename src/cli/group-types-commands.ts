@@ -14,7 +14,8 @@ async function projectFlag(database: Parameters<Command>[1], raw: string | undef
 export const groupTypesAdd: Command = async (argv, database, out) => {
   const { values, repeated } = parse(argv, ['project', 'name...'])
   const projectId = await projectFlag(database, values.project)
-  const names = repeated.name ?? []
+  // A name given twice is one group type, reported once.
+  const names = [...new Set(repeated.name ?? [])]
   if (names.length === 0) throw new UsageError('--name is required (repeat it for several group types)')
   for (const name of names) {
     if (!isValidGroupTypeName(name))

@@ -8,7 +8,7 @@ import path from 'node:path'
 import type SQLite from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely'
 import type pg from 'pg'
-import type { DatabaseConfig } from '../config.ts'
+import { ConfigError, type DatabaseConfig } from '../config.ts'
 import { type ChangeFeed, PostgresChangeFeed, SqliteChangeFeed, type Topic } from './changes.ts'
 import { type Engine, pgTypes } from './dialect.ts'
 import { isRetryableConflict } from './errors.ts'
@@ -83,7 +83,16 @@ export class Database {
   }
 
   static open(config: DatabaseConfig): Database {
-    return config.engine === 'postgres' ? Database.postgres(config.url) : Database.sqlite(config.dataDir)
+    if (config.engine === 'postgres') return Database.postgres(config.url)
+    try {
+      return Database.sqlite(config.dataDir)
+    } catch (error) {
+      // A path that is a file, or a directory without write permission: the setting is wrong.
+      const { code, message } = error as NodeJS.ErrnoException
+      throw new ConfigError(
+        `GROUPD_DATA_DIR "${config.dataDir}" cannot hold the database: ${code ?? message}.`,
+      )
+    }
   }
 
   /**
