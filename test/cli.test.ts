@@ -134,6 +134,11 @@ describe('groupd CLI', () => {
     )
   })
 
+  it('--json may come before the command', async () => {
+    const name = unique('Early json')
+    assert.equal(json(await groupd(env, '--json', 'orgs', 'create', '--name', name)).name, name)
+  })
+
   it('orgs create --json prints {id, name}', async () => {
     const name = unique('Acme Inc')
     const org = json(await groupd(env, 'orgs', 'create', '--name', name, '--json'))
@@ -500,6 +505,11 @@ describe('bad arguments exit 2 with a one-line reason and write nothing', { conc
       reason: /GROUPD_DATA_DIR ".*cli\.test\.ts" cannot hold the database: EEXIST\./,
     },
     { name: 'migrate with a flag', args: () => ['migrate', '--bogus'], reason: /--bogus/ },
+    {
+      name: 'an unknown command after --json',
+      args: () => ['--json', 'metrics'],
+      reason: /unknown command "metrics";/,
+    },
     {
       name: 'migrate with an argument',
       args: () => ['migrate', 'extra'],

@@ -44,10 +44,13 @@ const USAGE = `usage: groupd <command> [--json]
 
 Every command applies pending migrations first. --json prints its result as JSON on stdout.`
 
-async function run(argv: string[]): Promise<number> {
-  const json = argv.includes('--json')
+async function run(given: string[]): Promise<number> {
+  const json = given.includes('--json')
   const out = createOutput(json)
-  const [first, second] = argv
+  // --json may stand anywhere, also before the command.
+  const words = given.filter((a) => a !== '--json')
+  const argv = [...words, ...(json ? ['--json'] : [])]
+  const [first, second] = words
   if (!first || first === 'help' || argv.includes('--help') || argv.includes('-h')) {
     // Asked-for help is the result; help for a missing command is an error message.
     ;(first ? process.stdout : process.stderr).write(`${USAGE}\n`)
@@ -67,7 +70,7 @@ async function run(argv: string[]): Promise<number> {
     const command = COMMANDS[twoWords] ?? (first === 'migrate' ? undefined : COMMANDS[first])
     if (!command && first !== 'migrate')
       throw new UsageError(
-        `unknown command "${[first, second].filter(Boolean).join(' ')}"; see groupd --help`,
+        `unknown command "${[first, second].filter((w) => w && !w.startsWith('-')).join(' ')}"; see groupd --help`,
       )
     const database = Database.open(config.database)
     let opened: Promise<OpenedEventsStore> | undefined
