@@ -4,7 +4,7 @@ import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isUnavailable } from '../db/errors.ts'
 import { allowOrigin, isPublicPath } from './cors.ts'
-import { ApiError, databaseUnavailable, notFound, serverError } from './errors.ts'
+import { ApiError, databaseUnavailable, notFound, requestTooLarge, serverError } from './errors.ts'
 
 /** Seconds a client is told to wait when the database is unavailable. */
 const UNAVAILABLE_RETRY_AFTER_SECONDS = 5
@@ -19,7 +19,7 @@ function toApiError(error: FastifyError, request: FastifyRequest): ApiError {
         `Unsupported media type "${request.headers['content-type'] ?? ''}" in request.`,
       )
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return bodyTooLarge()
+      return requestTooLarge()
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new ApiError('parse_error', 'Request body size did not match Content-Length.')
   }
@@ -27,25 +27,7 @@ function toApiError(error: FastifyError, request: FastifyRequest): ApiError {
   return serverError()
 }
 
-const bodyTooLarge = () =>
-  new ApiError('request_too_large', 'Request body is larger than the limit for this endpoint.')
-
-/**
- * Bodies declared (Content-Length) up to this size over a route's limit are read and discarded
- * before the 413, so the client, still sending, reads the answer: Fastify would close the
- * connection mid-upload, which a client often sees as a reset (a network error it may retry) and
- * never as the 413. Larger ones are refused at once and the connection closed.
- */
-export const MAX_DISCARDED_BODY_BYTES = 64 * 1024 * 1024
-
 export function registerErrorHandler(app: FastifyInstance): void {
-  app.addHook('preParsing', async (request, reply, payload) => {
-    const length = Number(request.headers['content-length'])
-    if (!(length > request.routeOptions.bodyLimit)) return payload
-    if (length > MAX_DISCARDED_BODY_BYTES) reply.header('connection', 'close')
-    else for await (const _ of payload);
-    throw bodyTooLarge()
-  })
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const apiError = toApiError(error, request)
     if (apiError.statusCode >= 500) request.log.error({ err: error }, 'request failed')

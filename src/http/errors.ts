@@ -61,6 +61,8 @@ export const permissionDenied = (detail = 'You do not have permission to perform
 export const notAuthenticated = () =>
   new ApiError('not_authenticated', 'Authentication credentials were not provided.')
 export const authenticationFailed = (detail: string) => new ApiError('authentication_failed', detail)
+export const requestTooLarge = () =>
+  new ApiError('request_too_large', 'Request body is larger than the limit for this endpoint.')
 export const methodNotAllowed = (method: string) =>
   new ApiError('method_not_allowed', `Method "${method}" not allowed.`)
 export const validationError = (code: string, detail: string, attr: string | null = null) =>
