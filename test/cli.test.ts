@@ -390,6 +390,8 @@ describe('bad arguments exit 2 with a one-line reason and write nothing', { conc
   })
   after(() => testDb.cleanup())
 
+  /** `keys create` for the tenant's user, then `rest`. */
+  const keysCreate = (...rest: string[]) => ['keys', 'create', '--email', tenant.user.email, ...rest]
   const missingOrg = '0b0e6c9a-1111-4222-8333-944455556666'
   const cases: { name: string; args: () => string[]; env?: Record<string, string>; reason: RegExp }[] = [
     { name: 'unknown command', args: () => ['frobnicate'], reason: /unknown command "frobnicate"/ },
@@ -436,43 +438,17 @@ describe('bad arguments exit 2 with a one-line reason and write nothing', { conc
     },
     {
       name: 'keys create with an unknown scope',
-      args: () => [
-        'keys',
-        'create',
-        '--email',
-        tenant.user.email,
-        '--scopes',
-        'group:read,group:delete',
-        '--json',
-      ],
+      args: () => keysCreate('--scopes', 'group:read,group:delete', '--json'),
       reason: /invalid scope "group:delete"/,
     },
     {
       name: 'keys create with a nonexistent project',
-      args: () => [
-        'keys',
-        'create',
-        '--email',
-        tenant.user.email,
-        '--scopes',
-        '*',
-        '--projects',
-        `${tenant.project.id},999999`,
-      ],
+      args: () => keysCreate('--scopes', '*', '--projects', `${tenant.project.id},999999`),
       reason: /project 999999 not found/,
     },
     {
       name: 'keys create with a label over 40 characters',
-      args: () => [
-        'keys',
-        'create',
-        '--email',
-        tenant.user.email,
-        '--scopes',
-        '*',
-        '--label',
-        'x'.repeat(41),
-      ],
+      args: () => keysCreate('--scopes', '*', '--label', 'x'.repeat(41)),
       reason: /--label must be at most 40 characters/,
     },
     {
@@ -528,12 +504,12 @@ describe('bad arguments exit 2 with a one-line reason and write nothing', { conc
     },
     {
       name: 'keys create with scopes that name nothing',
-      args: () => ['keys', 'create', '--email', tenant.user.email, '--scopes', ' , '],
+      args: () => keysCreate('--scopes', ' , '),
       reason: /--scopes must list at least one value/,
     },
     {
       name: 'keys create with an empty project list (it would mint an unrestricted key)',
-      args: () => ['keys', 'create', '--email', tenant.user.email, '--scopes', '*', '--projects', ''],
+      args: () => keysCreate('--scopes', '*', '--projects', ''),
       reason: /--projects must list at least one value/,
     },
     {
@@ -548,16 +524,7 @@ describe('bad arguments exit 2 with a one-line reason and write nothing', { conc
     },
     {
       name: 'a project id beyond any project, in --projects',
-      args: () => [
-        'keys',
-        'create',
-        '--email',
-        tenant.user.email,
-        '--scopes',
-        '*',
-        '--projects',
-        '99999999999999',
-      ],
+      args: () => keysCreate('--scopes', '*', '--projects', '99999999999999'),
       reason: /project 99999999999999 not found/,
     },
   ]
