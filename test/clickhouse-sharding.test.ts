@@ -7,8 +7,12 @@
  */
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { ClickHouse } from '../src/events/clickhouse.ts'
+import { ClickHouse, identifier } from '../src/events/clickhouse.ts'
+import { clickhouseMigrations } from '../src/events/clickhouse-migrations.ts'
 import { ClickHouseEventsStore, EVENTS_TABLE } from '../src/events/clickhouse-store.ts'
 import { sendCapture } from './helpers/capture.ts'
 import {
@@ -21,6 +25,7 @@ import {
   type TestServer,
 } from './helpers/harness.ts'
 import { createMetric, DAY, valuesAt } from './helpers/metric-values.ts'
+import { groupd } from './helpers/processes.ts'
 
 const [SHARDS, CLUSTER] = [CLICKHOUSE_SHARDS, CLICKHOUSE_CLUSTER]
 const skip =
@@ -167,5 +172,54 @@ describe('sharding: a two-shard cluster gives the single node’s metric values'
         await shard.close()
       }
     }
+  })
+})
+
+describe('migration records on a cluster', { skip }, () => {
+  const database = `groupd_records_${process.pid}`
+  const shardOpen = (url: string) =>
+    ClickHouse.open({ url, username: 'default', password: '', database, cluster: CLUSTER ?? null })
+  /** `groupd migrate --json` through one server of the cluster (its own SQL database each time). */
+  const migrateThrough = async (url: string) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'groupd-records-'))
+    try {
+      const run = await groupd(
+        {
+          GROUPD_DATA_DIR: dir,
+          GROUPD_CLICKHOUSE_URL: `${url}/${database}`,
+          GROUPD_CLICKHOUSE_CLUSTER: CLUSTER as string,
+        },
+        'migrate',
+        '--json',
+      )
+      assert.equal(run.code, 0, run.stderr)
+      return JSON.parse(run.stdout).clickhouse_applied as string[]
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  const [shard1, shard2] = SHARDS as [string, string]
+  const dropDatabase = async () => {
+    const ch = shardOpen(shard1)
+    await ch.command(`DROP DATABASE IF EXISTS ${identifier(database)}${ch.onCluster}`)
+    await ch.close()
+  }
+  before(dropDatabase)
+  after(dropDatabase)
+
+  it('migrate through shard 1, then through shard 2: the second applies nothing', async () => {
+    const all = clickhouseMigrations.map((m) => m.name)
+    assert.deepEqual(await migrateThrough(shard1), all)
+    assert.deepEqual(await migrateThrough(shard2), [])
+    assert.deepEqual(await migrateThrough(shard1), [])
+  })
+
+  it('records an older groupd kept on one server only are read from every server', async () => {
+    // The layout before the cluster-wide records: groupd_migrations on shard 1 alone.
+    const ch = shardOpen(shard2)
+    await ch.command(`DROP TABLE ${ch.table('groupd_migrations_all')}${ch.onCluster}`)
+    await ch.command(`DROP TABLE ${ch.table('groupd_migrations')}`)
+    await ch.close()
+    assert.deepEqual(await migrateThrough(shard2), [])
   })
 })

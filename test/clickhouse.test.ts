@@ -415,7 +415,14 @@ describe('ClickHouse migration 002 (events_v2)', { skip }, () => {
         assert.deepEqual(
           tables.map((t) => t.name),
           target.cluster
-            ? ['events_v2', 'events_v2_local', 'groupd_migrations', 'groups', 'groups_local']
+            ? [
+                'events_v2',
+                'events_v2_local',
+                'groupd_migrations',
+                'groupd_migrations_all',
+                'groups',
+                'groups_local',
+              ]
             : ['events_v2', 'groupd_migrations', 'groups'],
         )
         // Every row once (the first month was not copied again), each column as 001 had it.

@@ -105,6 +105,26 @@ describe('UsageMetricsQuery endpoint', () => {
     }
   })
 
+  it('takes null for every optional field of the request and of the query, as PostHog’s clients send', async () => {
+    const t = await createTenant(server.database)
+    await createMetric(server.url, t, { name: 'Events', filters: events })
+    await capture(server.url, t.project.api_token, [{ event: 'metric_event', at: Date.now() - DAY }])
+    const nulls = {
+      refresh: null,
+      async: null,
+      client_query_id: null,
+      name: null,
+      filters_override: null,
+      variables_override: null,
+    }
+    const queryNulls = { response: null, modifiers: null, tags: null, person_id: null }
+    const res = await client(server.url, t.key).post(`/api/projects/${t.project.id}/query/`, {
+      body: { ...query('acme', queryNulls), ...nulls },
+    })
+    assert.equal(res.status, 200, res.text)
+    assert.equal(res.body.results[0].value, 1)
+  })
+
   it('refuses bad targets with PostHog’s messages', async () => {
     const t = await createTenant(server.database)
     const api = client(server.url, t.key)

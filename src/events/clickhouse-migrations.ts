@@ -48,16 +48,38 @@ async function tableExists(ch: ClickHouse, name: string): Promise<boolean> {
   return Number(rows[0]?.n ?? 0) > 0
 }
 
-/** Records a migration (or a step of one) as applied. */
-async function record(ch: ClickHouse, name: string): Promise<void> {
-  const row = new RowBinaryWriter().string(name).uint32(Math.floor(Date.now() / 1000))
-  await ch.insertRowBinary('groupd_migrations', ['name', 'applied_at'], row.view())
+/**
+ * Migration records: `groupd_migrations` on the server groupd talks to. On a cluster that table
+ * exists on every shard, and records are read through `groupd_migrations_all`, a Distributed table
+ * over all of them, so a groupd pointed at any server of the cluster (behind a load balancer, after
+ * a failover) reads the same records. Records written before the cluster table existed stay where
+ * they were and are read through it as well.
+ */
+const RECORDS = 'groupd_migrations'
+const CLUSTER_RECORDS = 'groupd_migrations_all'
+
+async function createRecords(ch: ClickHouse): Promise<void> {
+  await ch.command(
+    `CREATE TABLE IF NOT EXISTS ${ch.table(RECORDS)}${ch.onCluster} (name String, applied_at DateTime('UTC')) ENGINE = MergeTree ORDER BY name`,
+  )
+  if (ch.cluster) {
+    await ch.command(
+      `CREATE TABLE IF NOT EXISTS ${ch.table(CLUSTER_RECORDS)}${ch.onCluster} AS ${ch.table(RECORDS)} ` +
+        `ENGINE = Distributed(${identifier(ch.cluster)}, ${identifier(ch.database)}, ${identifier(RECORDS)}, rand())`,
+    )
+  }
 }
 
-/** Every migration (and step of one) recorded as applied. */
+/** Records a migration (or a step of one) as applied, on the server groupd talks to. */
+async function record(ch: ClickHouse, name: string): Promise<void> {
+  const row = new RowBinaryWriter().string(name).uint32(Math.floor(Date.now() / 1000))
+  await ch.insertRowBinary(RECORDS, ['name', 'applied_at'], row.view())
+}
+
+/** Every migration (and step of one) recorded as applied, on any server of the cluster. */
 async function recorded(ch: ClickHouse): Promise<Set<string>> {
   const { rows } = await ch.query<{ name: string }>(
-    `SELECT DISTINCT name FROM ${ch.table('groupd_migrations')}`,
+    `SELECT DISTINCT name FROM ${ch.table(ch.cluster ? CLUSTER_RECORDS : RECORDS)}`,
   )
   return new Set(rows.map((r) => r.name))
 }
@@ -160,9 +182,7 @@ export async function migrateClickHouse(
   progress: MigrationProgress = () => {},
 ): Promise<string[]> {
   await ch.command(`CREATE DATABASE IF NOT EXISTS ${identifier(ch.database)}${ch.onCluster}`)
-  await ch.command(
-    `CREATE TABLE IF NOT EXISTS ${ch.table('groupd_migrations')} (name String, applied_at DateTime('UTC')) ENGINE = MergeTree ORDER BY name`,
-  )
+  await createRecords(ch)
   const applied = await recorded(ch)
   const ran: string[] = []
   for (const migration of clickhouseMigrations) {

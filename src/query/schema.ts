@@ -2,14 +2,14 @@
 import { Type } from '@sinclair/typebox'
 import { Choice, Nullable } from '../http/schemas.ts'
 
-const loose = (description: string, examples?: unknown[]) =>
-  Type.Unsafe<unknown>({ description, ...(examples ? { examples } : {}) })
+/** An optional request field of any type; null means "not given", as in PostHog's QueryRequest. */
+const loose = (description: string) => Nullable(Type.Unknown(), { description })
 
 export const QueryRequestBody = Type.Object(
   {
     query: Type.Record(Type.String(), Type.Unknown(), {
       description:
-        'UsageMetricsQuery: {kind: "UsageMetricsQuery", group_type_index: 0..4, group_key: string}. Other keys (tags, modifiers, …) are ignored.',
+        'UsageMetricsQuery: {kind: "UsageMetricsQuery", group_type_index: 0..4, group_key: string}. Other keys (tags, modifiers, response, …) are ignored; null means not given.',
       examples: [{ kind: 'UsageMetricsQuery', group_type_index: 0, group_key: 'acme' }],
     }),
     refresh: Type.Optional(
