@@ -4,8 +4,8 @@
  * turned into ingestion warnings (or a 400 when the request is a single event).
  */
 import { isUuid, uuidv7 } from '../db/ids.ts'
+import { isPlainObject } from '../db/text.ts'
 import { ApiError } from '../http/errors.ts'
-import { isPlainObject } from '../http/validation.ts'
 import { type Decoded, invalidPayload } from './decode.ts'
 
 /** Bounds on what one request may carry. */

@@ -12,12 +12,12 @@
  */
 import type { Database, Executor } from '../db/database.ts'
 import type { EventsTable } from '../db/schema.ts'
+import { isPlainObject } from '../db/text.ts'
 import type { EventsStore, GroupSnapshot, NewEvent } from '../events/store.ts'
 import { cachedGroupTypes } from '../group-types/cache.ts'
 import { MAX_GROUP_TYPES_PER_PROJECT, register } from '../group-types/service.ts'
 import { groupTypeIndexes } from '../group-types/store.ts'
 import { MAX_GROUP_KEY_LENGTH, mergeGroup } from '../groups/store.ts'
-import { isPlainObject } from '../http/validation.ts'
 import { insertWarnings } from '../ingestion-warnings/store.ts'
 import type { CaptureBatch, CapturedEvent, Warning } from './events.ts'
 

@@ -27,3 +27,8 @@ export function storableJson(text: string): string {
     m.length === 2 || m.length === 12 ? m : m.length === 1 ? '\ufffd' : '\\ufffd',
   )
 }
+
+/** A JSON object (not null, not an array). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}

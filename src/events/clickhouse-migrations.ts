@@ -7,7 +7,8 @@
  * Distributed table `<name>` over them, sharded by a hash of (project, group key): one group's
  * events and snapshots live on one shard. Without one, `<name>` is the MergeTree table itself.
  */
-import { type ClickHouse, identifier, literal } from './clickhouse.ts'
+import { literal } from '../filters/clickhouse.ts'
+import { type ClickHouse, identifier } from './clickhouse.ts'
 import { RowBinaryWriter } from './row-binary.ts'
 
 /** A line about a long step (a data copy), for the operator. */

@@ -5,10 +5,10 @@
  * duplicate rows; reads count each event once: metric values count distinct uuids in each bucket
  * (and sum distinct (uuid, value) pairs), the events list keeps one row per uuid.
  */
-import { compileClickHouse, number } from '../query/compile-clickhouse.ts'
-import { DAY_MS } from '../query/dates.ts'
-import { anyEventNames, type Expr, GROUP_COLUMNS, groupIndexes } from '../query/filters.ts'
-import { type ClickHouse, literal } from './clickhouse.ts'
+import { compileClickHouse, literal, number } from '../filters/clickhouse.ts'
+import { DAY_MS } from '../filters/dates.ts'
+import { anyEventNames, type Expr, GROUP_COLUMNS, groupIndexes } from '../filters/tree.ts'
+import type { ClickHouse } from './clickhouse.ts'
 import { InsertBatcher } from './insert-batcher.ts'
 import { flattenProperties, PROPERTY_COLUMNS } from './properties.ts'
 import { RowBinaryWriter } from './row-binary.ts'

@@ -22,24 +22,6 @@ export interface ClickHouseOptions {
   requestTimeoutMs?: number
 }
 
-/**
- * A string as a ClickHouse string literal: backslash and quote escaped, control characters as
- * \xHH, everything else (any Unicode) as is.
- */
-export function literal(value: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
-  const escaped = value.replace(/[\\'\x00-\x1f\x7f]/g, (c) =>
-    c === '\\' || c === "'" ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  )
-  return `'${escaped}'`
-}
-
-/** A finite number as a ClickHouse literal (Float64 when it has a fraction or exponent). */
-export function numberLiteral(value: number): string {
-  if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`)
-  return `(${String(value)})`
-}
-
 /** A database, table or cluster name in backquotes; names are checked by config, never user input. */
 export function identifier(name: string): string {
   return `\`${name.replace(/[\\`]/g, (c) => `\\${c}`)}\``

@@ -1,19 +1,19 @@
 /**
  * PostHog's legacy events list (`GET /api/projects/:id/events/`), newest first with a keyset
- * `next`. `properties` takes the filter language of metrics (src/query/filters.ts), so a group's
+ * `next`. `properties` takes the filter language of metrics (src/filters/parse.ts), so a group's
  * events are `[{"key": "$group_0", "value": "acme", "type": "event_metadata"}]`.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Database } from '../db/database.ts'
 import { isUuid } from '../db/ids.ts'
+import { type Expr, TRUE } from '../filters/tree.ts'
+import { validatePropertyFilters } from '../filters/validate.ts'
 import { projectOf } from '../http/auth.ts'
 import { validationError } from '../http/errors.ts'
 import { queryParams } from '../http/query.ts'
 import { Nullable, ProjectIdParam, responses } from '../http/schemas.ts'
 import { drfDateTime } from '../http/wire.ts'
-import { type Expr, TRUE } from '../query/filters.ts'
-import { validatePropertyFilters } from '../query/validate.ts'
 import { SqlEventsStore } from './sql-store.ts'
 import type { StoredEvent } from './store.ts'
 

@@ -6,11 +6,11 @@
  */
 import { type RawBuilder, sql } from 'kysely'
 import type { Database, Executor } from '../db/database.ts'
-import { compileExpr, type Fragment, type SqlDialect } from '../query/compile.ts'
-import { DAY_MS } from '../query/dates.ts'
-import { postgresDialect } from '../query/dialect-postgres.ts'
-import { sqliteDialect } from '../query/dialect-sqlite.ts'
-import { anyEventNames, type Expr, groupIndexes } from '../query/filters.ts'
+import { DAY_MS } from '../filters/dates.ts'
+import { compileExpr, EVENT_ROW, type Fragment, type SqlDialect } from '../filters/sql.ts'
+import { postgresDialect } from '../filters/sql-postgres.ts'
+import { sqliteDialect } from '../filters/sql-sqlite.ts'
+import { anyEventNames, type Expr, groupIndexes } from '../filters/tree.ts'
 import type {
   EventListQuery,
   EventsStore,
@@ -32,14 +32,14 @@ interface EngineSql {
 
 const ENGINES: Record<Database['engine'], EngineSql> = {
   postgres: {
-    dialect: postgresDialect,
+    dialect: postgresDialect(EVENT_ROW),
     // A day number and a time comparison cost less per row than formatting text.
     dayHalf: (time) =>
       sql`(e.timestamp AT TIME ZONE 'UTC')::date - DATE '1970-01-01' AS day, (e.timestamp AT TIME ZONE 'UTC')::time >= (${time}::timestamptz AT TIME ZONE 'UTC')::time AS late`,
     label: (day) => new Date(Number(day) * DAY_MS).toISOString().slice(0, 10),
   },
   sqlite: {
-    dialect: sqliteDialect,
+    dialect: sqliteDialect(EVENT_ROW),
     // Stored times are fixed-width ISO-8601 UTC text: the day and time of day are substrings.
     dayHalf: (time) =>
       sql`substr(e.timestamp, 1, 10) AS day, substr(e.timestamp, 12) >= ${time.slice(11)} AS late`,

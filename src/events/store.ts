@@ -5,7 +5,7 @@
  */
 import type { Executor } from '../db/database.ts'
 import type { EventsTable } from '../db/schema.ts'
-import type { Expr } from '../query/filters.ts'
+import type { Expr } from '../filters/tree.ts'
 
 /** One metric's events over the target's history. */
 export interface MetricSeries {

@@ -6,10 +6,11 @@ import { type Database, type Executor, fromJson, toJson } from '../db/database.t
 import { forUpdate } from '../db/dialect.ts'
 import { isUniqueViolation } from '../db/errors.ts'
 import { uuidv7 } from '../db/ids.ts'
+import { isPlainObject } from '../db/text.ts'
+import { type CheckTarget, validateMetricFilters } from '../filters/validate.ts'
 import { ApiError, notFound, validationError } from '../http/errors.ts'
-import { isPlainObject, nestingDepth } from '../http/validation.ts'
+import { nestingDepth } from '../http/validation.ts'
 import { pyRepr } from '../http/wire.ts'
-import { type CheckTarget, validateMetricFilters } from '../query/validate.ts'
 import type { MetricInput } from './schema.ts'
 import {
   countMetrics,

@@ -7,6 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Database } from '../db/database.ts'
 import type { Project } from '../db/schema.ts'
+import { isPlainObject } from '../db/text.ts'
 import { RateLimited, type RateLimiter } from '../rate-limit/limiter.ts'
 import { activeKey, projectForUser } from '../tenancy/cache.ts'
 import { type PersonalApiKey, touchLastUsed } from '../tenancy/keys.ts'
@@ -14,7 +15,6 @@ import { currentProjectId, MAX_PROJECT_ID } from '../tenancy/projects.ts'
 import { grants, type ScopeAction, type ScopeObject } from '../tenancy/scopes.ts'
 import { authenticationFailed, notFound, permissionDenied, throttled } from './errors.ts'
 import { authorizeSession } from './session-auth.ts'
-import { isPlainObject } from './validation.ts'
 
 export interface RouteAuth {
   /** Scope objects any one of which grants access; null authenticates without a scope check. */

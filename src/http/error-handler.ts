@@ -3,6 +3,7 @@ import http from 'node:http'
 import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isUnavailable } from '../db/errors.ts'
+import { FilterError } from '../filters/tree.ts'
 import { allowOrigin, isPublicPath } from './cors.ts'
 import { ApiError, databaseUnavailable, notFound, requestTooLarge, serverError } from './errors.ts'
 
@@ -11,6 +12,8 @@ const UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 
 function toApiError(error: FastifyError, request: FastifyRequest): ApiError {
   if (error instanceof ApiError) return error
+  // The filter language's refusals (filters/validate.ts names the field).
+  if (error instanceof FilterError) return new ApiError('invalid_input', error.message, error.attr)
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       // DRF's wording; Fastify 5's message no longer names the media type, so take it from the request.

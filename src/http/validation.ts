@@ -7,7 +7,7 @@
  * strings are trimmed, integers accept "7" and 7.0, choices quote the input, unknown keys are
  * dropped, and a PATCH (DRF's partial update) neither requires fields nor applies defaults.
  */
-import { loneSurrogate } from '../db/text.ts'
+import { isPlainObject, loneSurrogate } from '../db/text.ts'
 import { validationError } from './errors.ts'
 
 interface JsonSchema {
@@ -46,10 +46,6 @@ function pyStr(value: unknown): string {
     // Nested too deeply for JSON.stringify (a stack overflow): name the type instead.
     return pyType(value)
   }
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function splitNullable(schema: JsonSchema): { nullable: boolean; base: JsonSchema } {

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Database } from '../db/database.ts'
+import { validatePropertyFilters } from '../filters/validate.ts'
 import { projectOf } from '../http/auth.ts'
 import { PageOf, PageQuery, page, pageRequest } from '../http/pagination.ts'
 import { ProjectIdParam, responses } from '../http/schemas.ts'
-import { validatePropertyFilters } from '../query/validate.ts'
 import { countProjectsForUser, listProjectsForUser, updateProject } from '../tenancy/projects.ts'
 import { ProjectPatchBody, ProjectSchema, serializeProject } from './schema.ts'
 

@@ -5,9 +5,10 @@
  * of SQL: the events store returns per-day partial sums.
  */
 import type { EventsStore, MetricSeries } from '../events/store.ts'
+import { DAY_MS } from '../filters/dates.ts'
+import { parseMetricFilters, parseProperties } from '../filters/parse.ts'
+import { and, type Expr, FilterError } from '../filters/tree.ts'
 import type { Metric } from '../group-usage-metrics/store.ts'
-import { DAY_MS } from './dates.ts'
-import { and, type Expr, FilterError, parseMetricFilters, parseProperties } from './filters.ts'
 
 export interface UsageMetric {
   change_from_previous_pct: number | null

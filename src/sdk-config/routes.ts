@@ -8,10 +8,10 @@ import { decodeCapture, invalidPayload } from '../capture/decode.ts'
 import { rawPayload, servePublicly } from '../capture/routes.ts'
 import { MAX_PROJECT_TOKEN_LENGTH, projectForToken } from '../capture/token.ts'
 import type { Database } from '../db/database.ts'
+import { isPlainObject } from '../db/text.ts'
 import { allowPreflight } from '../http/cors.ts'
 import { ApiError, notFound } from '../http/errors.ts'
 import { queryParams } from '../http/query.ts'
-import { isPlainObject } from '../http/validation.ts'
 import { type FlagsEndpoint, flagsResponse, remoteConfig, remoteConfigScript } from './remote-config.ts'
 
 // PostHog's flags service words (rust/feature-flags api/errors.rs).

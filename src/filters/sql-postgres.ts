@@ -4,32 +4,27 @@
  * for a literal case-insensitive substring, `~` for regexes, COLLATE "C" for code-point order.
  */
 import { sql } from 'kysely'
-import type { Fragment, SqlDialect } from './compile.ts'
-import type { Field } from './filters.ts'
-
-/** The JSON a property field reads: the event's properties or its joined group's (alias gN). */
-function source(field: Exclude<Field, { source: 'column' }>): Fragment {
-  return field.source === 'event' ? sql.ref('e.properties') : sql.ref(`g${field.index}.group_properties`)
-}
+import type { RowSources, SqlDialect } from './sql.ts'
 
 const iso = (ms: number) => new Date(ms).toISOString()
 
-export const postgresDialect: SqlDialect = {
+/** The PostgreSQL dialect over a row whose fields `sources` names. */
+export const postgresDialect = (sources: RowSources): SqlDialect => ({
   text(field) {
-    if (field.source !== 'column') return sql`(${source(field)} ->> ${field.key}::text)`
+    if (field.source !== 'column') return sql`(${sources.properties(field)} ->> ${field.key}::text)`
     if (field.column === 'timestamp')
-      return sql`to_char(e.timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
-    return sql.ref(`e.${field.column}`)
+      return sql`to_char(${sources.column('timestamp')} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+    return sources.column(field.column)
   },
   number(field) {
     if (field.source === 'column') return sql`groupd_num(${this.text(field)})`
-    const json = source(field)
+    const json = sources.properties(field)
     return sql`(CASE jsonb_typeof(${json} -> ${field.key}::text) WHEN 'number' THEN (${json} ->> ${field.key}::text)::float8 WHEN 'string' THEN groupd_num(${json} ->> ${field.key}::text) END)`
   },
   dateCompare(field, cmp, at) {
     const value =
       field.source === 'column' && field.column === 'timestamp'
-        ? sql.ref('e.timestamp')
+        ? sources.column('timestamp')
         : sql`groupd_ts(${this.text(field)})`
     return sql`(${value} ${sql.raw(cmp)} ${iso(at)}::timestamptz)`
   },
@@ -42,4 +37,4 @@ export const postgresDialect: SqlDialect = {
   textCompare(text, cmp, value) {
     return sql`(${text} COLLATE "C" ${sql.raw(cmp)} ${value}::text)`
   },
-}
+})

@@ -1,16 +1,34 @@
 /**
  * The filter tree to ClickHouse SQL text, for the ClickHouse events store. ClickHouse 18.16 has no
- * query parameters, so values are inlined, each through events/clickhouse.ts `literal()`.
+ * query parameters, so values are inlined, each through `literal()` here, the one escaping function.
  *
  * A property is read from the arrays computed at insert (events/properties.ts): P is
  * `prop_values[indexOf(prop_keys, k)]`, NULL when the key is absent (index 0), and its number and
- * datetime come from the parallel arrays (NaN: none), so the three engines share one definition. Every condition is made non-nullable the way the SQL compiler's rules read:
- * a positive comparison on NULL is false (ifNull(…, 0)), a negative one matches a missing property.
+ * datetime come from the parallel arrays (NaN: none), so the three engines share one definition.
+ * Every condition is made non-nullable the way the SQL compiler's rules read: a positive comparison
+ * on NULL is false (ifNull(…, 0)), a negative one matches a missing property.
  */
 import { DATETIME_TEXT, NUMERIC_TEXT } from '../db/functions.ts'
-import { literal, numberLiteral } from '../events/clickhouse.ts'
 import { DAY_MS } from './dates.ts'
-import type { Condition, EventColumn, Expr, Field } from './filters.ts'
+import type { Condition, EventColumn, Expr, Field } from './tree.ts'
+
+/**
+ * A string as a ClickHouse string literal: backslash and quote escaped, control characters as
+ * \xHH, everything else (any Unicode) as is.
+ */
+export function literal(value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
+  const escaped = value.replace(/[\\'\x00-\x1f\x7f]/g, (c) =>
+    c === '\\' || c === "'" ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  )
+  return `'${escaped}'`
+}
+
+/** A finite number as a ClickHouse literal (Float64 when it has a fraction or exponent). */
+export function numberLiteral(value: number): string {
+  if (!Number.isFinite(value)) throw new Error(`not a finite number: ${value}`)
+  return `(${String(value)})`
+}
 
 /** Where a property field's arrays are: the event's own, or its joined group's (gN_…). */
 function arrays(field: Exclude<Field, { source: 'column' }>): string {

@@ -6,9 +6,34 @@
  */
 import { type RawBuilder, sql } from 'kysely'
 import { DAY_MS } from './dates.ts'
-import type { Comparison, Condition, Expr, Field } from './filters.ts'
+import type { Comparison, Condition, EventColumn, Expr, Field } from './tree.ts'
 
 export type Fragment = RawBuilder<unknown>
+
+export type PropertyField = Exclude<Field, { source: 'column' }>
+
+/** What a compiled expression reads a field from, in the query it is part of. */
+export interface RowSources {
+  /** The JSON object a property field reads. */
+  properties(field: PropertyField): Fragment
+  /** An events column (event_metadata filters). */
+  column(column: EventColumn): Fragment
+}
+
+/** An events row `e`, with the current properties of its groups joined as `gN` (one per type). */
+export const EVENT_ROW: RowSources = {
+  properties: (field) =>
+    field.source === 'event' ? sql.ref('e.properties') : sql.ref(`g${field.index}.group_properties`),
+  column: (column) => sql.ref(`e.${column}`),
+}
+
+/** A groups row `g`: group filters of its type (the parser allows no others, see ParseContext). */
+export const GROUP_ROW: RowSources = {
+  properties: () => sql.ref('g.group_properties'),
+  column: (column) => {
+    throw new Error(`a groups row has no events column ${column}`)
+  },
+}
 
 export interface SqlDialect {
   /** P: the field's text, NULL when missing or JSON null. */
