@@ -91,6 +91,7 @@ export async function openDatabase(
   const schema = `groupd_bench_${process.pid}${name ? `_${name}` : ''}`
   const admin = new pg.Client({ connectionString: PG_URL })
   await admin.connect()
+  await admin.query('create extension if not exists pg_trgm schema public')
   await admin.query(`drop schema if exists ${schema} cascade; create schema ${schema}`)
   await admin.end()
   const url = new URL(PG_URL)

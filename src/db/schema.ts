@@ -110,6 +110,10 @@ export interface GroupsTable {
   group_properties: string
   created_at: string
   updated_at: string
+  /** Display name (`name`, else the key), case-folded (groups/derived.ts) */
+  display_fold: string
+  /** The key, case-folded */
+  key_fold: string
 }
 
 export interface IngestionWarningsTable {

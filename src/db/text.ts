@@ -32,3 +32,26 @@ export function storableJson(text: string): string {
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is the fast path
+const ASCII = /^[\x00-\x7f]*$/
+
+/**
+ * Case folding for search: each code point lowercased on its own, without context (unlike
+ * toLowerCase of a whole string, which turns a final Σ into ς), so the fold of a substring is
+ * always a substring of the fold of the text, which is what a search index needs to find every match.
+ */
+export function fold(text: string): string {
+  if (ASCII.test(text)) return text.toLowerCase()
+  let out = ''
+  for (const ch of text) out += ch.toLowerCase()
+  return out
+}
+
+/** A property value as the filter language's text P reads it; null when missing or JSON null. */
+export function propertyText(value: unknown): string | null {
+  if (value === undefined || value === null) return null
+  if (typeof value === 'string') return value
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+  return JSON.stringify(value)
+}

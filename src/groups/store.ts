@@ -2,6 +2,7 @@
 import { sql } from 'kysely'
 import { type Database, type Executor, fromJson, nowIso, toJson } from '../db/database.ts'
 import { type Engine, forUpdate } from '../db/dialect.ts'
+import { insertGroups, type StoredProperties, updateGroups } from './write.ts'
 
 export interface Group {
   group_type_index: number
@@ -39,35 +40,17 @@ export async function mergeGroup(
   set: Record<string, unknown>,
   createdAt: string,
 ): Promise<{ properties: string; version: number } | undefined> {
-  const now = nowIso()
-  const inserted = await db
-    .insertInto('groups')
-    .values({
-      project_id: projectId,
-      group_type_index: index,
-      group_key: key,
-      group_properties: toJson(set),
-      created_at: createdAt,
-      updated_at: now,
-    })
-    .onConflict((oc) => oc.doNothing())
-    .returning('group_key')
-    .executeTakeFirst()
-  if (inserted) return { properties: toJson(set), version: snapshotVersion() }
+  const created = stored(set)
+  const inserted = await insertGroups(db, engine, projectId, index, [{ key, createdAt, ...created }])
+  if (inserted.size > 0) return { properties: created.json, version: snapshotVersion() }
   if (Object.keys(set).length === 0) return undefined
   const current = await forUpdate(
     engine,
     selectGroup(db, projectId, index, key).select('group_properties'),
   ).executeTakeFirst()
-  const merged = toJson({ ...fromJson<Record<string, unknown>>(current?.group_properties ?? '{}'), ...set })
-  await db
-    .updateTable('groups')
-    .set({ group_properties: merged, updated_at: now })
-    .where('project_id', '=', projectId)
-    .where('group_type_index', '=', index)
-    .where('group_key', '=', key)
-    .execute()
-  return { properties: merged, version: snapshotVersion() }
+  const merged = stored({ ...fromJson<Record<string, unknown>>(current?.group_properties ?? '{}'), ...set })
+  await updateGroups(db, engine, projectId, index, [{ key, ...merged }])
+  return { properties: merged.json, version: snapshotVersion() }
 }
 
 /**
@@ -76,6 +59,12 @@ export async function mergeGroup(
  */
 function snapshotVersion(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000)
+}
+
+/** Properties in their stored form (NUL and lone surrogates replaced), so answers match later reads. */
+export function stored(properties: Record<string, unknown>): StoredProperties {
+  const json = toJson(properties)
+  return { json, properties: fromJson<Record<string, unknown>>(json) }
 }
 
 function selectGroup(db: Executor, projectId: number, index: number, key: string) {
@@ -143,29 +132,25 @@ export async function listGroups(db: Executor, q: GroupQuery): Promise<Group[]> 
   return rows.map(decode)
 }
 
-/** Creates a group; false when one with this key exists (insert-or-do-nothing, no check first). */
+/** Creates a group; undefined when one with this key exists (insert-or-do-nothing, no check first). */
 export async function createGroup(
-  db: Executor,
+  database: Database,
   projectId: number,
   index: number,
   key: string,
   properties: Record<string, unknown>,
 ): Promise<Group | undefined> {
-  const now = nowIso()
-  const row = await db
-    .insertInto('groups')
-    .values({
-      project_id: projectId,
+  const group = { key, createdAt: nowIso(), ...stored(properties) }
+  return database.transaction(async (tx) => {
+    const inserted = await insertGroups(tx, database.engine, projectId, index, [group])
+    if (inserted.size === 0) return undefined
+    return {
       group_type_index: index,
       group_key: key,
-      group_properties: toJson(properties),
-      created_at: now,
-      updated_at: now,
-    })
-    .onConflict((oc) => oc.doNothing())
-    .returning(columns)
-    .executeTakeFirst()
-  return row && decode(row)
+      group_properties: group.properties,
+      created_at: group.createdAt,
+    }
+  })
 }
 
 /** Read-modify-write of one group's properties under a row lock; undefined when it does not exist. */
@@ -183,16 +168,8 @@ export async function editGroupProperties(
     ).executeTakeFirst()
     if (!row) return undefined
     const group = decode(row)
-    // Stored form (NUL and lone surrogates replaced), so the answer matches later reads.
-    const json = toJson(edit(group.group_properties))
-    group.group_properties = fromJson<Record<string, unknown>>(json)
-    await tx
-      .updateTable('groups')
-      .set({ group_properties: json, updated_at: nowIso() })
-      .where('project_id', '=', projectId)
-      .where('group_type_index', '=', index)
-      .where('group_key', '=', key)
-      .execute()
-    return group
+    const edited = stored(edit(group.group_properties))
+    await updateGroups(tx, database.engine, projectId, index, [{ key, ...edited }])
+    return { ...group, group_properties: edited.properties }
   })
 }

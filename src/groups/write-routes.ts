@@ -67,7 +67,7 @@ export const groupWriteRoutes: FastifyPluginAsyncTypebox<{ database: Database }>
       const { group_type_index, group_key, group_properties = {} } = request.body
       const properties = bounded(group_properties, 'group_properties')
       const projectId = projectOf(request).id
-      const group = await createGroup(database.db, projectId, group_type_index, group_key, properties)
+      const group = await createGroup(database, projectId, group_type_index, group_key, properties)
       if (!group) throw validationError('invalid_input', 'A group with this key already exists', 'detail')
       return reply.code(201).send(serializeGroup(group))
     },

@@ -96,6 +96,19 @@ export async function openTestDatabase(
   }
 }
 
+/**
+ * pg_trgm in `public`, once per database: migration 009 would otherwise create it in the first
+ * test schema, and dropping that schema would take every other schema's trigram index with it.
+ * Concurrent test files may race to create it; the loser's duplicate is harmless.
+ */
+export async function installTrigramExtension(admin: pg.Client): Promise<void> {
+  try {
+    await admin.query('create extension if not exists pg_trgm schema public')
+  } catch (error) {
+    if (!['23505', '42710'].includes((error as { code?: string }).code ?? '')) throw error
+  }
+}
+
 async function openSqlTestDatabase(engine: Engine): Promise<Omit<TestDatabase, 'events'>> {
   if (engine === 'sqlite') {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'groupd-test-'))
@@ -112,6 +125,7 @@ async function openSqlTestDatabase(engine: Engine): Promise<Omit<TestDatabase, '
   const schema = `groupd_test_${randomBytes(6).toString('hex')}`
   const admin = new pg.Client({ connectionString: PG_URL })
   await admin.connect()
+  await installTrigramExtension(admin)
   await admin.query(`create schema ${schema}`)
   await admin.end()
   const url = withSearchPath(PG_URL, schema)

@@ -7,6 +7,7 @@ import { m005RateLimits } from './005-rate-limits.ts'
 import { m006MetricValues } from './006-metric-values.ts'
 import { m007ChangeLog } from './007-change-log.ts'
 import { m008Sessions } from './008-sessions.ts'
+import { m009GroupsAtScale } from './009-groups-at-scale.ts'
 
 /** In order of application; never reorder or edit an applied migration, add a new one. */
 export const migrations: Migration[] = [
@@ -18,4 +19,5 @@ export const migrations: Migration[] = [
   m006MetricValues,
   m007ChangeLog,
   m008Sessions,
+  m009GroupsAtScale,
 ]
