@@ -11,6 +11,7 @@ import { SqlEventsStore } from './events/sql-store.ts'
 import type { EventsStore } from './events/store.ts'
 import { groupTypeRoutes } from './group-types/routes.ts'
 import { metricRoutes } from './group-usage-metrics/routes.ts'
+import { groupPropertyRoutes } from './groups/property-routes.ts'
 import { groupRoutes } from './groups/routes.ts'
 import { groupWriteRoutes } from './groups/write-routes.ts'
 import { registerAuth } from './http/auth.ts'
@@ -98,7 +99,8 @@ export async function buildApp({
   await app.register(groupTypeRoutes, { database })
   await app.register(metricRoutes, { database })
   await app.register(groupRoutes, { database })
-  await app.register(groupWriteRoutes, { database })
+  await app.register(groupWriteRoutes, { database, events })
+  await app.register(groupPropertyRoutes, { database })
   await app.register(eventListRoutes, { database })
   await app.register(ingestionWarningRoutes, { database })
   await app.register(queryRoutes, { database, events })

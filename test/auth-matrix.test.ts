@@ -230,6 +230,33 @@ const ROUTES: RouteSpec[] = [
   },
   {
     method: 'GET',
+    template: `${P}/groups/property_values/`,
+    query: '?group_type_index=0&key=name',
+    scope: ['group'],
+    ok: 200,
+    verify: (body) => assert.deepEqual(body.results, [{ name: 'Acme', count: 1 }]),
+  },
+  {
+    method: 'GET',
+    template: `${P}/groups/property_definitions/`,
+    scope: ['group'],
+    ok: 200,
+    verify: (body) =>
+      assert.ok(
+        body['0']?.some((d: { name: string }) => d.name === 'name'),
+        JSON.stringify(body),
+      ),
+  },
+  {
+    method: 'POST',
+    template: `${P}/groups/bulk/`,
+    scope: ['group'],
+    ok: 200,
+    body: () => ({ operations: [{ group_type_index: 0, group_key: unique('bulk'), $set: { n: 1 } }] }),
+    verify: (body) => assert.deepEqual(body.results, [{ status: 'created' }]),
+  },
+  {
+    method: 'GET',
     template: `${P}/ingestion_warnings/`,
     scope: ['project'],
     ok: 200,
@@ -329,6 +356,17 @@ const ROUTES: RouteSpec[] = [
           body.results.some((m: { id: string }) => m.id === f.metricId),
           JSON.stringify(body),
         ),
+    }),
+  ),
+  ...[`${P}/query/`, '/api/environments/:project_id/query/'].map(
+    (template): RouteSpec => ({
+      method: 'POST',
+      template,
+      scope: ['query', 'group'],
+      action: 'read',
+      ok: 200,
+      body: () => ({ query: { kind: 'GroupsQuery', group_type_index: 0, search: 'acm', select: ['key'] } }),
+      verify: (body) => assert.deepEqual(body.results, [['acme']]),
     }),
   ),
   // Known paths with an unsupported method: authenticated and authorized for the project, then 405.

@@ -468,15 +468,81 @@ const propertyBody = fc.oneof(
   { weight: 1, arbitrary: valueJson },
 )
 
+/** GroupsQuery expressions, valid and nearly so. */
+const expressionJson = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: choiceJson([
+      'group_name',
+      'key',
+      'created_at',
+      'properties.plan',
+      'properties.`a b.c`',
+      'count()',
+      'sum(properties.seats)',
+      'max(properties.`x`)',
+      'properties.seats DESC',
+      'count() DESC',
+      'sum(key)',
+      'properties.',
+      'properties.`',
+      'count(*)',
+    ]),
+  },
+  { weight: 1, arbitrary: stringJson },
+)
+const listOf = (item: fc.Arbitrary<string>) =>
+  fc.oneof(
+    fc.array(item, { maxLength: 4 }).map((xs) => `[${xs}]`),
+    valueJson,
+  )
+
+const groupFilterJson = fieldsObject({
+  key: stringJson,
+  value: valueJson,
+  operator: choiceJson(['exact', 'icontains', 'gt', 'between', 'regex', 'is_set', 'semver_eq']),
+  type: choiceJson(['group', 'event', 'person']),
+  group_type_index: intJson([0, 1, 5]),
+})
+
 const queryBody = fc.oneof(
   {
     weight: 5,
     arbitrary: fieldsObject({
       query: fieldsObject({
-        kind: choiceJson(['UsageMetricsQuery']),
+        kind: choiceJson(['UsageMetricsQuery', 'GroupsQuery']),
         group_type_index: intJson([0, 1, 4, 5]),
         group_key: stringJson,
+        select: listOf(expressionJson),
+        orderBy: listOf(expressionJson),
+        search: stringJson,
+        properties: listOf(groupFilterJson),
+        limit: intJson([0, 1, 100, 50_000, 50_001]),
+        offset: intJson([0, 10, -1]),
       }),
+      refresh: valueJson,
+      filters_override: valueJson,
+    }),
+  },
+  { weight: 1, arbitrary: valueJson },
+)
+
+const bulkBody = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fieldsObject({
+      operations: listOf(
+        fieldsObject({
+          group_type_index: intJson([0, 1, 4, 5]),
+          group_type: stringJson,
+          group_key: stringJson,
+          $set: fc.oneof(deepJson, valueJson),
+          $set_once: valueJson,
+          $unset: listOf(stringJson),
+          $union: valueJson,
+          $remove: valueJson,
+        }),
+      ),
     }),
   },
   { weight: 1, arbitrary: valueJson },
@@ -663,6 +729,8 @@ const cursorArb = fc.oneof(
 )
 
 const QUERY_KEYS = [
+  'key',
+  'value',
   'limit',
   'offset',
   'group_type_index',
@@ -815,7 +883,16 @@ const VALID_SEGMENTS = (project: number): Segments => ({
 // Private routes
 // ---------------------------------------------------------------------------------------------
 
-type BodyKind = 'metric' | 'metadata' | 'columns' | 'group' | 'property' | 'query' | 'project' | 'none'
+type BodyKind =
+  | 'metric'
+  | 'metadata'
+  | 'columns'
+  | 'group'
+  | 'property'
+  | 'query'
+  | 'bulk'
+  | 'project'
+  | 'none'
 
 interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
@@ -845,6 +922,9 @@ const ROUTES: Route[] = [
   { method: 'POST', template: `${P}/groups/`, body: 'group' },
   { method: 'POST', template: `${P}/groups/update_property/`, body: 'property' },
   { method: 'POST', template: `${P}/groups/delete_property/`, body: 'property' },
+  { method: 'POST', template: `${P}/groups/bulk/`, body: 'bulk' },
+  { method: 'GET', template: `${P}/groups/property_values/`, body: 'none' },
+  { method: 'GET', template: `${P}/groups/property_definitions/`, body: 'none' },
   { method: 'GET', template: `${P}/events/`, body: 'none' },
   { method: 'PATCH', template: `${P}/`, body: 'project' },
   { method: 'POST', template: `${P}/query/`, body: 'query' },
@@ -857,6 +937,7 @@ const BODIES: Record<BodyKind, fc.Arbitrary<string>> = {
   group: groupBody,
   property: propertyBody,
   query: queryBody,
+  bulk: bulkBody,
   project: projectBody,
   none: ignoredBody,
 }

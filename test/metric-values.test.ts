@@ -153,7 +153,7 @@ describe('UsageMetricsQuery endpoint', () => {
       ],
       [
         { query: { kind: 'TrendsQuery' } },
-        invalid('Query kind "TrendsQuery" is not supported: groupd runs UsageMetricsQuery.'),
+        invalid('Query kind "TrendsQuery" is not supported: groupd runs UsageMetricsQuery and GroupsQuery.'),
       ],
       [{ refresh: true }, envelope('validation_error', 'required', 'This field is required.', 'query')],
       [

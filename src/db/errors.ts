@@ -48,8 +48,15 @@ export function isUnavailable(error: unknown): boolean {
   )
 }
 
-/** PostgreSQL deadlock (40P01) or serialization failure (40001): the transaction may simply be run again. */
+/** A transaction found that another one changed what it had read: it may simply be run again. */
+export class WriteConflictError extends Error {}
+
+/**
+ * PostgreSQL deadlock (40P01) or serialization failure (40001), or a WriteConflictError: the
+ * transaction may simply be run again.
+ */
 export function isRetryableConflict(error: unknown): boolean {
+  if (error instanceof WriteConflictError) return true
   const code = asDriverError(error)?.code
   return code === '40P01' || code === '40001'
 }

@@ -18,6 +18,10 @@ export const CreateGroupBody = Type.Object({
   group_properties: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { default: {} })),
 })
 
+/** Bounds PostHog lacks: how deep and how large one group's properties may be. */
+export const MAX_PROPERTIES_DEPTH = 32
+export const MAX_PROPERTIES_BYTES = 256 * 1024
+
 /** Longest property key set through the API. */
 export const MAX_PROPERTY_KEY_LENGTH = 400
 

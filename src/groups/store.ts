@@ -2,6 +2,7 @@
 import { sql } from 'kysely'
 import { type Database, type Executor, fromJson, nowIso, toJson } from '../db/database.ts'
 import { type Engine, forUpdate } from '../db/dialect.ts'
+import type { EventsStore, GroupSnapshot } from '../events/store.ts'
 import { insertGroups, type StoredProperties, updateGroups } from './write.ts'
 
 export interface Group {
@@ -57,8 +58,19 @@ export async function mergeGroup(
  * A snapshot's version: wall-clock microseconds taken while the group's row is locked, so a merge
  * that waited for another's lock gets a higher version (processes on one host share the clock).
  */
-function snapshotVersion(): number {
+export function snapshotVersion(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000)
+}
+
+/** The events store's copy of a group's properties after a write (ClickHouse metric filters read it). */
+export function snapshot(projectId: number, index: number, key: string, json: string): GroupSnapshot {
+  return {
+    project_id: projectId,
+    group_type_index: index,
+    group_key: key,
+    properties: json,
+    version: snapshotVersion(),
+  }
 }
 
 /** Properties in their stored form (NUL and lone surrogates replaced), so answers match later reads. */
@@ -74,6 +86,35 @@ function selectGroup(db: Executor, projectId: number, index: number, key: string
     .where('group_type_index', '=', index)
     .where('group_key', '=', key)
 }
+
+/**
+ * The properties (JSON text) of those of `keys` that exist, read in key order and, on PostgreSQL,
+ * locked until the transaction ends (SQLite's write transaction already excludes other writers).
+ */
+export async function lockGroups(
+  tx: Executor,
+  engine: Engine,
+  projectId: number,
+  index: number,
+  keys: string[],
+): Promise<Map<string, string>> {
+  const found = new Map<string, string>()
+  const sorted = [...keys].sort()
+  for (let i = 0; i < sorted.length; i += LOCK_CHUNK) {
+    const query = tx
+      .selectFrom('groups')
+      .select(['group_key', 'group_properties'])
+      .where('project_id', '=', projectId)
+      .where('group_type_index', '=', index)
+      .where('group_key', 'in', sorted.slice(i, i + LOCK_CHUNK))
+      .orderBy('group_key')
+    for (const row of await forUpdate(engine, query).execute()) found.set(row.group_key, row.group_properties)
+  }
+  return found
+}
+
+/** Keys per locking read. */
+const LOCK_CHUNK = 500
 
 export async function findGroup(
   db: Executor,
@@ -135,6 +176,7 @@ export async function listGroups(db: Executor, q: GroupQuery): Promise<Group[]> 
 /** Creates a group; undefined when one with this key exists (insert-or-do-nothing, no check first). */
 export async function createGroup(
   database: Database,
+  events: EventsStore,
   projectId: number,
   index: number,
   key: string,
@@ -144,6 +186,7 @@ export async function createGroup(
   return database.transaction(async (tx) => {
     const inserted = await insertGroups(tx, database.engine, projectId, index, [group])
     if (inserted.size === 0) return undefined
+    await events.insert(tx, [], [snapshot(projectId, index, key, group.json)])
     return {
       group_type_index: index,
       group_key: key,
@@ -156,6 +199,7 @@ export async function createGroup(
 /** Read-modify-write of one group's properties under a row lock; undefined when it does not exist. */
 export async function editGroupProperties(
   database: Database,
+  events: EventsStore,
   projectId: number,
   index: number,
   key: string,
@@ -170,6 +214,7 @@ export async function editGroupProperties(
     const group = decode(row)
     const edited = stored(edit(group.group_properties))
     await updateGroups(tx, database.engine, projectId, index, [{ key, ...edited }])
+    await events.insert(tx, [], [snapshot(projectId, index, key, edited.json)])
     return { ...group, group_properties: edited.properties }
   })
 }

@@ -6,24 +6,24 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
 import type { Database } from '../db/database.ts'
+import type { EventsStore } from '../events/store.ts'
 import { projectOf } from '../http/auth.ts'
 import { notFound, validationError } from '../http/errors.ts'
 import { queryParams } from '../http/query.ts'
-import { ProjectIdParam, responses } from '../http/schemas.ts'
+import { Nullable, ProjectIdParam, responses } from '../http/schemas.ts'
 import { nestingDepth } from '../http/validation.ts'
+import { BULK_BODY_BYTES, bulkUpsert, MAX_BULK_OPERATIONS } from './bulk.ts'
 import { indexParam } from './routes.ts'
 import {
   CreateGroupBody,
   DeletePropertyBody,
   GroupSchema,
+  MAX_PROPERTIES_BYTES,
+  MAX_PROPERTIES_DEPTH,
   serializeGroup,
   UpdatePropertyBody,
 } from './schema.ts'
 import { createGroup, editGroupProperties } from './store.ts'
-
-/** Bounds PostHog lacks: how deep and how large one group's properties may be. */
-export const MAX_PROPERTIES_DEPTH = 32
-export const MAX_PROPERTIES_BYTES = 256 * 1024
 
 /** The properties within bounds; checked depth first, as JSON.stringify recurses. */
 function bounded(properties: Record<string, unknown>, attr: string): Record<string, unknown> {
@@ -42,10 +42,10 @@ function bounded(properties: Record<string, unknown>, attr: string): Record<stri
   return properties
 }
 
-export const groupWriteRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = async (
-  app,
-  { database },
-) => {
+export const groupWriteRoutes: FastifyPluginAsyncTypebox<{
+  database: Database
+  events: EventsStore
+}> = async (app, { database, events }) => {
   const config = { auth: { scope: 'group' } } as const
   const tags = ['groups']
   const params = Type.Object({ project_id: ProjectIdParam })
@@ -67,7 +67,7 @@ export const groupWriteRoutes: FastifyPluginAsyncTypebox<{ database: Database }>
       const { group_type_index, group_key, group_properties = {} } = request.body
       const properties = bounded(group_properties, 'group_properties')
       const projectId = projectOf(request).id
-      const group = await createGroup(database, projectId, group_type_index, group_key, properties)
+      const group = await createGroup(database, events, projectId, group_type_index, group_key, properties)
       if (!group) throw validationError('invalid_input', 'A group with this key already exists', 'detail')
       return reply.code(201).send(serializeGroup(group))
     },
@@ -81,7 +81,7 @@ export const groupWriteRoutes: FastifyPluginAsyncTypebox<{ database: Database }>
     const q = queryParams(request.query)
     const index = indexParam(q.group_type_index, 'This query parameter is required.')
     if (!q.group_key) throw validationError('invalid_input', 'This query parameter is required.', 'group_key')
-    const group = await editGroupProperties(database, projectOf(request).id, index, q.group_key, edit)
+    const group = await editGroupProperties(database, events, projectOf(request).id, index, q.group_key, edit)
     if (!group) throw notFound()
     return serializeGroup(group)
   }
@@ -121,5 +121,43 @@ export const groupWriteRoutes: FastifyPluginAsyncTypebox<{ database: Database }>
         const { [request.body.$unset]: _removed, ...rest } = p
         return rest
       }),
+  )
+
+  app.post(
+    '/api/projects/:project_id/groups/bulk/',
+    {
+      config,
+      bodyLimit: BULK_BODY_BYTES,
+      schema: {
+        tags,
+        summary:
+          'Create and update many groups in one transaction ($set, $set_once, $union, $remove, $unset per operation); invalid operations are reported and change nothing',
+        params,
+        body: Type.Object({
+          operations: Type.Array(Nullable(Type.Unknown()), {
+            maxItems: MAX_BULK_OPERATIONS,
+            description:
+              '{group_type_index | group_type, group_key, $set?, $set_once?, $union?: {key: [values]}, $remove?: {key: value}, $unset?: [keys]}',
+          }),
+        }),
+        response: responses(
+          {
+            200: Type.Object({
+              results: Type.Array(
+                Type.Object({
+                  status: Type.String({ enum: ['created', 'updated', 'unchanged', 'error'] }),
+                  code: Type.Optional(Type.String()),
+                  detail: Type.Optional(Type.String()),
+                }),
+              ),
+            }),
+          },
+          [400, 413],
+        ),
+      },
+    },
+    async (request) => ({
+      results: await bulkUpsert(database, events, projectOf(request).id, request.body.operations),
+    }),
   )
 }

@@ -1,6 +1,7 @@
 /**
- * The query endpoint (`POST …/query/`), for the one query kind groupd runs: UsageMetricsQuery.
- * Always synchronous: PostHog's clients use a response whose query_status is null as it is.
+ * The query endpoint (`POST …/query/`), for the query kinds groupd runs: UsageMetricsQuery (one
+ * group's usage metrics) and GroupsQuery (a group type's population). Always synchronous:
+ * PostHog's clients use a response whose query_status is null as it is.
  */
 import { createHash } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
@@ -11,11 +12,12 @@ import { MAX_GROUP_TYPES_PER_PROJECT } from '../group-types/service.ts'
 import { projectOf } from '../http/auth.ts'
 import { validationError } from '../http/errors.ts'
 import { ProjectIdParam, responses } from '../http/schemas.ts'
+import { parseGroupsQuery, runGroupsQuery } from './groups.ts'
 import { runUsageMetrics } from './run.ts'
-import { QueryRequestBody, UsageMetricsResponseSchema } from './schema.ts'
+import { GroupsQueryResponseSchema, QueryRequestBody, UsageMetricsResponseSchema } from './schema.ts'
 import type { UsageMetricsTarget } from './usage-metrics.ts'
 
-const SUPPORTED_KINDS = ['UsageMetricsQuery']
+const SUPPORTED_KINDS = ['UsageMetricsQuery', 'GroupsQuery']
 
 const invalid = (detail: string, attr: string | null = null) => validationError('invalid_input', detail, attr)
 
@@ -29,12 +31,15 @@ function shownKind(kind: unknown): string {
 }
 
 /** The group a UsageMetricsQuery targets, with PostHog's messages for the target rules. */
-export function queryTarget(query: Record<string, unknown>, projectId: number): UsageMetricsTarget {
+function checkKind(query: Record<string, unknown>): void {
   if (!SUPPORTED_KINDS.includes(query.kind as string)) {
     throw invalid(
-      `Query kind ${shownKind(query.kind)} is not supported: groupd runs ${SUPPORTED_KINDS.join(', ')}.`,
+      `Query kind ${shownKind(query.kind)} is not supported: groupd runs ${SUPPORTED_KINDS.join(' and ')}.`,
     )
   }
+}
+
+export function queryTarget(query: Record<string, unknown>, projectId: number): UsageMetricsTarget {
   const { group_key: key, person_id: person } = query
   let index = query.group_type_index ?? null
   if (key !== undefined && key !== null && typeof key !== 'string')
@@ -78,24 +83,26 @@ export const queryRoutes: FastifyPluginAsyncTypebox<{ database: Database; events
         config,
         schema: {
           tags: ['query'],
-          summary: 'Run a query: UsageMetricsQuery gives every usage metric of the project for one group',
+          summary:
+            'Run a query: UsageMetricsQuery gives every usage metric of the project for one group; GroupsQuery pages, filters, sorts, searches and aggregates a group type’s groups',
           params: Type.Object({ project_id: ProjectIdParam }),
           body: QueryRequestBody,
-          response: responses({ 200: UsageMetricsResponseSchema }, [400, 413, 415]),
+          response: responses(
+            { 200: Type.Union([GroupsQueryResponseSchema, UsageMetricsResponseSchema]) },
+            [400, 413, 415],
+          ),
         },
       },
       async (request) => {
         const project = projectOf(request)
-        const target = queryTarget(request.body.query, project.id)
+        const { query } = request.body
+        checkKind(query)
         const now = Date.now()
-        const { results, metrics, timings } = await runUsageMetrics(database, events, project, target, now)
         const at = new Date(now).toISOString()
-        return {
-          cache_key: cacheKey(target, metrics),
+        const unused = {
           cache_target_age: null,
           calculation_trigger: null,
           error: null,
-          hogql: null,
           is_cached: false,
           last_refresh: at,
           modifiers: null,
@@ -103,10 +110,18 @@ export const queryRoutes: FastifyPluginAsyncTypebox<{ database: Database; events
           query_metadata: null,
           query_status: null,
           resolved_date_range: null,
-          results,
           timezone: 'UTC',
-          timings,
         }
+        if (query.kind === 'GroupsQuery') {
+          const started = performance.now()
+          const parsed = await parseGroupsQuery(database, query, now)
+          const result = await runGroupsQuery(database, project.id, parsed)
+          const timings = [{ k: '.', t: (performance.now() - started) / 1000 }]
+          return { ...unused, ...result, kind: 'GroupsQuery' as const, timings }
+        }
+        const target = queryTarget(query, project.id)
+        const { results, metrics, timings } = await runUsageMetrics(database, events, project, target, now)
+        return { ...unused, cache_key: cacheKey(target, metrics), hogql: null, results, timings }
       },
     )
   }

@@ -9,8 +9,17 @@ export const QueryRequestBody = Type.Object(
   {
     query: Type.Record(Type.String(), Type.Unknown(), {
       description:
-        'UsageMetricsQuery: {kind: "UsageMetricsQuery", group_type_index: 0..4, group_key: string}. Other keys (tags, modifiers, response, …) are ignored; null means not given.',
-      examples: [{ kind: 'UsageMetricsQuery', group_type_index: 0, group_key: 'acme' }],
+        'UsageMetricsQuery: {kind: "UsageMetricsQuery", group_type_index: 0..4, group_key: string}; GroupsQuery: {kind: "GroupsQuery", group_type_index: 0..4, select?, search?, properties?, orderBy?, limit?, offset?}. Other keys (tags, modifiers, response, …) are ignored; null means not given.',
+      examples: [
+        { kind: 'UsageMetricsQuery', group_type_index: 0, group_key: 'acme' },
+        {
+          kind: 'GroupsQuery',
+          group_type_index: 0,
+          select: ['group_name', 'properties.plan', 'created_at'],
+          properties: [{ key: 'plan', value: 'pro', type: 'group', group_type_index: 0 }],
+          orderBy: ['properties.seats DESC'],
+        },
+      ],
     }),
     refresh: Type.Optional(
       loose(
@@ -51,24 +60,69 @@ export const UsageMetricSchema = Type.Object({
 
 const Timing = Type.Object({ k: Type.String(), t: Type.Number({ description: 'Seconds' }) })
 
+/** The keys every cached query response has (PostHog's Cached*QueryResponse models); unused ones are null. */
+const cached = {
+  cache_key: Type.String(),
+  cache_target_age: Nullable(Type.String()),
+  calculation_trigger: Nullable(Type.String()),
+  error: Nullable(Type.String()),
+  is_cached: Type.Boolean(),
+  last_refresh: Type.String({ format: 'date-time' }),
+  modifiers: Nullable(Type.Record(Type.String(), Type.Unknown())),
+  next_allowed_client_refresh: Type.String({ format: 'date-time' }),
+  query_metadata: Nullable(Type.Record(Type.String(), Type.Unknown())),
+  query_status: Nullable(Type.Record(Type.String(), Type.Unknown())),
+  resolved_date_range: Nullable(Type.Record(Type.String(), Type.Unknown())),
+  timezone: Type.String(),
+  timings: Nullable(Type.Array(Timing)),
+}
+
+/** CachedGroupsQueryResponse: every key, alphabetical as PostHog's model lists them. */
+export const GroupsQueryResponseSchema = Type.Object(
+  {
+    cache_key: cached.cache_key,
+    cache_target_age: cached.cache_target_age,
+    calculation_trigger: cached.calculation_trigger,
+    columns: Type.Array(Type.String(), { description: 'The select expressions, duplicates removed' }),
+    error: cached.error,
+    hasMore: Type.Boolean({ description: 'Whether rows follow this page (limit + 1 were fetched)' }),
+    hogql: Type.String({ description: 'A HogQL rendering of what ran (informational)' }),
+    is_cached: cached.is_cached,
+    kind: Type.Literal('GroupsQuery'),
+    last_refresh: cached.last_refresh,
+    limit: Type.Integer(),
+    modifiers: cached.modifiers,
+    next_allowed_client_refresh: cached.next_allowed_client_refresh,
+    offset: Type.Integer(),
+    query_metadata: cached.query_metadata,
+    query_status: cached.query_status,
+    resolved_date_range: cached.resolved_date_range,
+    results: Type.Array(Type.Array(Type.Unknown()), { description: 'Rows: lists in column order' }),
+    timezone: cached.timezone,
+    timings: cached.timings,
+    types: Type.Array(Type.String(), { description: "Each column's type, as ClickHouse names it" }),
+  },
+  { description: 'GroupsQuery' },
+)
+
 /** Every key PostHog's response model has, alphabetical as it lists them; unused ones are null. */
 export const UsageMetricsResponseSchema = Type.Object(
   {
-    cache_key: Type.String(),
-    cache_target_age: Nullable(Type.String()),
-    calculation_trigger: Nullable(Type.String()),
-    error: Nullable(Type.String()),
+    cache_key: cached.cache_key,
+    cache_target_age: cached.cache_target_age,
+    calculation_trigger: cached.calculation_trigger,
+    error: cached.error,
     hogql: Nullable(Type.String()),
-    is_cached: Type.Boolean(),
-    last_refresh: Type.String({ format: 'date-time' }),
-    modifiers: Nullable(Type.Record(Type.String(), Type.Unknown())),
-    next_allowed_client_refresh: Type.String({ format: 'date-time' }),
-    query_metadata: Nullable(Type.Record(Type.String(), Type.Unknown())),
-    query_status: Nullable(Type.Record(Type.String(), Type.Unknown())),
-    resolved_date_range: Nullable(Type.Record(Type.String(), Type.Unknown())),
+    is_cached: cached.is_cached,
+    last_refresh: cached.last_refresh,
+    modifiers: cached.modifiers,
+    next_allowed_client_refresh: cached.next_allowed_client_refresh,
+    query_metadata: cached.query_metadata,
+    query_status: cached.query_status,
+    resolved_date_range: cached.resolved_date_range,
     results: Type.Array(UsageMetricSchema),
-    timezone: Type.String(),
-    timings: Nullable(Type.Array(Timing)),
+    timezone: cached.timezone,
+    timings: cached.timings,
   },
   {
     examples: [
