@@ -204,9 +204,8 @@ async function applyAll(
     if ('status' in op) continue
     const index = indexOf(op)
     if (index === null || index === undefined) continue
-    let keys = named.get(index)
-    if (!keys) named.set(index, (keys = new Set()))
-    keys.add(op.key)
+    const keys = named.get(index) ?? new Set<string>()
+    named.set(index, keys.add(op.key))
   }
   const targets = new Map<string, Target>()
   for (const [index, keys] of named) {
@@ -263,8 +262,8 @@ async function writeTargets(
   for (const t of touched) {
     if (!t.dirty) continue
     const json = stored(t.properties).json
-    let writes = byIndex.get(t.index)
-    if (!writes) byIndex.set(t.index, (writes = { created: [], changed: [] }))
+    const writes = byIndex.get(t.index) ?? { created: [], changed: [] }
+    byIndex.set(t.index, writes)
     const group = { key: t.key, json, properties: t.properties }
     if (t.existed) writes.changed.push(group)
     else writes.created.push({ ...group, createdAt: now })

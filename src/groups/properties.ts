@@ -62,8 +62,10 @@ export async function propertyDefinitions(
     GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2`.execute(database.db)
   const out: Record<string, NameCount[]> = {}
   for (const row of rows) {
-    const list = (out[String(row.group_type_index)] ??= [])
+    const type = String(row.group_type_index)
+    const list = out[type] ?? []
     list.push({ name: row.name, count: Number(row.count) })
+    out[type] = list
   }
   return out
 }
