@@ -8,10 +8,14 @@
  * first /api/docs/ request; swagger-ui serves files from its own package directory).
  * Type checking is `npm run typecheck`; this only transpiles.
  */
+import { rmSync } from 'node:fs'
 import { build } from 'esbuild'
 
+// Chunk names carry content hashes: without this, every build would leave the previous ones behind.
+rmSync('dist/server', { recursive: true, force: true })
+
 await build({
-  entryPoints: { groupd: 'src/cli/main.ts' },
+  entryPoints: { groupd: 'src/cli/main.ts', 'read-worker': 'src/db/read-worker.ts' },
   outdir: 'dist/server',
   bundle: true,
   splitting: true,

@@ -5,7 +5,10 @@
 import os from 'node:os'
 import path from 'node:path'
 
-export type DatabaseConfig = { engine: 'postgres'; url: string } | { engine: 'sqlite'; dataDir: string }
+export type DatabaseConfig = ({ engine: 'postgres'; url: string } | { engine: 'sqlite'; dataDir: string }) & {
+  /** GROUPD_QUERY_TIMEOUT_MS: the longest a query may run before it is stopped (a 504). */
+  queryTimeoutMs: number
+}
 
 /** Where events live when not in the SQL database: a ClickHouse server (HTTP interface). */
 export interface ClickHouseConfig {
@@ -100,9 +103,10 @@ export function databaseConfig(env: NodeJS.ProcessEnv = process.env): DatabaseCo
     if (!/^postgres(ql)?:\/\//.test(url)) {
       throw new ConfigError('DATABASE_URL must be a postgres:// or postgresql:// URL.')
     }
-    return { engine: 'postgres', url }
   }
-  return { engine: 'sqlite', dataDir: path.resolve(env.GROUPD_DATA_DIR || '.groupd') }
+  const queryTimeoutMs = int(env, 'GROUPD_QUERY_TIMEOUT_MS', 30_000, 100, 3_600_000)
+  if (url) return { engine: 'postgres', url, queryTimeoutMs }
+  return { engine: 'sqlite', dataDir: path.resolve(env.GROUPD_DATA_DIR || '.groupd'), queryTimeoutMs }
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
+import os from 'node:os'
 import path from 'node:path'
 import type SQLite from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely'
@@ -13,6 +14,7 @@ import { type ChangeFeed, PostgresChangeFeed, SqliteChangeFeed, type Topic } fro
 import { type Engine, pgTypes } from './dialect.ts'
 import { isRetryableConflict } from './errors.ts'
 import { registerSqliteFunctions } from './functions.ts'
+import { ReadPool, readPoolDialect } from './read-pool.ts'
 import type { DB } from './schema.ts'
 import { storableJson } from './text.ts'
 
@@ -30,6 +32,17 @@ export interface PostgresOptions {
 /** How long an embedded-database writer waits for another process's write lock (ms). */
 export const SQLITE_BUSY_TIMEOUT_MS = 5_000
 
+/** GROUPD_QUERY_TIMEOUT_MS's default: the longest a query may run (ms). */
+export const DEFAULT_QUERY_TIMEOUT_MS = 30_000
+
+export interface SqliteOptions {
+  /** Deadline of a query in the read pool (ms). */
+  queryTimeoutMs?: number
+}
+
+/** Threads of the embedded database's read pool (read-pool.ts). */
+const READ_WORKERS = Math.max(1, Math.min(4, os.availableParallelism()))
+
 // Each engine's driver is loaded only when that engine is opened (a faster start for the other).
 const require = createRequire(import.meta.url)
 const loadPg = () => require('pg') as typeof pg
@@ -37,6 +50,7 @@ const loadSqlite = () => require('better-sqlite3') as typeof SQLite
 
 export class Database {
   private readonly sideFiles = new Map<string, Kysely<DB>>()
+  private readPool?: Kysely<DB>
 
   private constructor(
     readonly engine: Engine,
@@ -45,8 +59,20 @@ export class Database {
     readonly changes: ChangeFeed,
     private readonly onClose: () => Promise<void>,
     private readonly dataDir?: string,
+    private readonly openReadPool?: () => Kysely<DB>,
   ) {
     changes.track(db)
+  }
+
+  /**
+   * Where reads that can take long go (searches, filters, sorts, counts, metric values, event
+   * lists), each bounded by the query timeout: on SQLite the read pool's threads (started on first
+   * use), so the event loop never waits for them; on PostgreSQL the pool itself.
+   */
+  get reads(): Kysely<DB> {
+    if (!this.openReadPool) return this.db
+    this.readPool ??= this.openReadPool()
+    return this.readPool
   }
 
   static postgres(url: string, options: PostgresOptions = {}): Database {
@@ -55,7 +81,7 @@ export class Database {
       connectionString: url,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
-      statement_timeout: options.statementTimeoutMs ?? 30_000,
+      statement_timeout: options.statementTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
       idleTimeoutMillis: 30_000,
       types: pgTypes(pg),
     })
@@ -70,7 +96,7 @@ export class Database {
   }
 
   /** Embedded SQLite in `dataDir/groupd.sqlite`: WAL, synchronous=FULL, foreign keys on. */
-  static sqlite(dataDir: string): Database {
+  static sqlite(dataDir: string, options: SqliteOptions = {}): Database {
     fs.mkdirSync(dataDir, { recursive: true })
     const file = path.join(dataDir, 'groupd.sqlite')
     const sqlite = new (loadSqlite())(file, { timeout: SQLITE_BUSY_TIMEOUT_MS })
@@ -79,13 +105,25 @@ export class Database {
     sqlite.pragma('foreign_keys = ON')
     registerSqliteFunctions(sqlite)
     const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
-    return new Database('sqlite', db, new SqliteChangeFeed(sqlite), () => db.destroy(), dataDir)
+    const reads = () =>
+      new Kysely<DB>({
+        dialect: readPoolDialect(
+          new ReadPool({
+            file,
+            size: READ_WORKERS,
+            timeoutMs: options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+            busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS,
+          }),
+        ),
+      })
+    return new Database('sqlite', db, new SqliteChangeFeed(sqlite), () => db.destroy(), dataDir, reads)
   }
 
   static open(config: DatabaseConfig): Database {
-    if (config.engine === 'postgres') return Database.postgres(config.url)
+    if (config.engine === 'postgres')
+      return Database.postgres(config.url, { statementTimeoutMs: config.queryTimeoutMs })
     try {
-      return Database.sqlite(config.dataDir)
+      return Database.sqlite(config.dataDir, { queryTimeoutMs: config.queryTimeoutMs })
     } catch (error) {
       // A path that is a file, or a directory without write permission: the setting is wrong.
       const { code, message } = error as NodeJS.ErrnoException
@@ -163,6 +201,7 @@ export class Database {
   }
 
   async close(): Promise<void> {
+    await this.readPool?.destroy()
     await this.changes.close()
     for (const db of this.sideFiles.values()) await db.destroy()
     await this.onClose()

@@ -60,3 +60,15 @@ export function isRetryableConflict(error: unknown): boolean {
   const code = asDriverError(error)?.code
   return code === '40P01' || code === '40001'
 }
+
+/** A query ran past its deadline (GROUPD_QUERY_TIMEOUT_MS) and was stopped. */
+export class QueryTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`the query ran longer than ${timeoutMs} ms`)
+  }
+}
+
+/** The read pool's deadline, or PostgreSQL's statement_timeout (57014, query_canceled). */
+export function isQueryTimeout(error: unknown): boolean {
+  return error instanceof QueryTimeoutError || asDriverError(error)?.code === '57014'
+}

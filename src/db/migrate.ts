@@ -18,8 +18,11 @@ const MIGRATION_LOCK_ID = 4_720_117
 
 export async function migrate(database: Database): Promise<string[]> {
   return database.transaction(async (tx) => {
-    if (database.engine === 'postgres')
+    if (database.engine === 'postgres') {
       await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK_ID})`.execute(tx)
+      // A migration rebuilds indexes and backfills columns of whole tables: no query timeout.
+      await sql`set local statement_timeout = 0`.execute(tx)
+    }
     await tx.schema
       .createTable('groupd_migrations')
       .ifNotExists()

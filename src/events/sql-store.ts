@@ -78,7 +78,7 @@ export class SqlEventsStore implements EventsStore {
 
   async metricBuckets(query: MetricBucketsQuery): Promise<MetricBucket[]> {
     if (query.series.length === 0) return []
-    const { rows } = await this.metricBucketsSql(query).execute(this.database.db)
+    const { rows } = await this.metricBucketsSql(query).execute(this.database.reads)
     return rows.map((row) => ({
       day: this.engine.label(row.day),
       late: Boolean(row.late),
@@ -128,7 +128,7 @@ export class SqlEventsStore implements EventsStore {
       FROM events e ${groupJoins([query.expr])}
       WHERE ${sql.join(where, sql` AND `)}
       ORDER BY e.timestamp DESC, e.uuid DESC
-      LIMIT ${query.limit}`.execute(this.database.db)
+      LIMIT ${query.limit}`.execute(this.database.reads)
     return rows.rows.map((r) => ({ ...r, properties: JSON.parse(r.properties) }))
   }
 }

@@ -28,3 +28,6 @@ export function derivedColumns(key: string, properties: Record<string, unknown>)
 export function searchDocument(keyFold: string, propertiesJson: string): string {
   return `${keyFold}\n${fold(propertiesJson)}`
 }
+
+/** The shortest search the embedded database's trigram index can answer (shorter ones scan). */
+export const TRIGRAM = 3

@@ -20,6 +20,7 @@ import { compileExpr, type Fragment, GROUP_ROW, type SqlDialect } from '../filte
 import { postgresDialect } from '../filters/sql-postgres.ts'
 import { jsonPath, sqliteDialect } from '../filters/sql-sqlite.ts'
 import type { Expr } from '../filters/tree.ts'
+import { TRIGRAM } from './derived.ts'
 
 export type SortKey =
   | { kind: 'created_at' | 'updated_at' | 'key' | 'group_name' }
@@ -84,9 +85,6 @@ interface GroupsSql {
 
 const likeEscape = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`)
 const codePoints = (text: string) => [...text].length
-
-/** The shortest search the embedded database's trigram index can answer (shorter ones scan). */
-export const TRIGRAM = 3
 
 const ENGINES: Record<Engine, GroupsSql> = {
   postgres: {
@@ -197,7 +195,7 @@ export async function listPopulation(database: Database, q: PageQuery): Promise<
     SELECT ${COLUMNS} FROM groups g
     WHERE ${whereOf(engine, q)}
     ORDER BY ${orderOf(engine, q)}
-    LIMIT ${q.limit} OFFSET ${q.offset}`.execute(database.db)
+    LIMIT ${q.limit} OFFSET ${q.offset}`.execute(database.reads)
   return rows.map((r) => ({ ...r, group_properties: JSON.parse(r.group_properties) }))
 }
 
@@ -239,7 +237,7 @@ export async function aggregatePopulation(database: Database, q: AggregateQuery)
     WHERE ${whereOf(engine, q)}
     ${groups.length > 0 ? sql`GROUP BY ${sql.join(groups.map((_, i) => sql.raw(String(i + 1))))}` : sql``}
     ${order.length > 0 ? sql`ORDER BY ${sql.join(order)}` : sql``}
-    LIMIT ${q.limit} OFFSET ${q.offset}`.execute(database.db)
+    LIMIT ${q.limit} OFFSET ${q.offset}`.execute(database.reads)
   return rows.map((row) =>
     selected.map((_, i) => {
       const value = row[`c${i}`] ?? null

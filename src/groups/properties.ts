@@ -41,7 +41,7 @@ export async function propertyValues(
     /* groupd:group-property-values */
     SELECT ${binary(database, text)} AS name, COUNT(*) AS count FROM groups g
     WHERE g.project_id = ${projectId} AND g.group_type_index = ${index} AND ${text} IS NOT NULL ${filter}
-    GROUP BY 1 ORDER BY 2 DESC, 1 ASC LIMIT ${PROPERTY_VALUES_LIMIT}`.execute(database.db)
+    GROUP BY 1 ORDER BY 2 DESC, 1 ASC LIMIT ${PROPERTY_VALUES_LIMIT}`.execute(database.reads)
   return rows.map((r) => ({ name: String(r.name), count: Number(r.count) }))
 }
 
@@ -59,7 +59,7 @@ export async function propertyDefinitions(
     SELECT g.group_type_index, ${binary(database, sql.ref('k.key'))} AS name, COUNT(*) AS count
     FROM groups g, ${keys}
     WHERE g.project_id = ${projectId}
-    GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2`.execute(database.db)
+    GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2`.execute(database.reads)
   const out: Record<string, NameCount[]> = {}
   for (const row of rows) {
     const type = String(row.group_type_index)

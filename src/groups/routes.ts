@@ -75,7 +75,7 @@ export const groupRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = as
         q.group_type_index,
         'You must pass ?group_type_index= in this URL. To get a list of valid group types, call /api/:project_id/groups_types/.',
       )
-      const rows = await listGroups(database.db, {
+      const rows = await listGroups(database, {
         projectId: projectOf(request).id,
         index,
         search: q.search,

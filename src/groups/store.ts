@@ -1,8 +1,10 @@
 /** Groups (a group type index and key within a project) and their properties. */
-import { sql } from 'kysely'
+import { type RawBuilder, sql } from 'kysely'
 import { type Database, type Executor, fromJson, nowIso, toJson } from '../db/database.ts'
 import { type Engine, forUpdate } from '../db/dialect.ts'
+import { fold } from '../db/text.ts'
 import type { EventsStore, GroupSnapshot } from '../events/store.ts'
+import { TRIGRAM } from './derived.ts'
 import { insertGroups, type StoredProperties, updateGroups } from './write.ts'
 
 export interface Group {
@@ -140,36 +142,47 @@ export interface GroupQuery {
 
 const likePattern = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 
-/** Newest first, ties by key descending; one more row than asked tells whether there is a next page. */
-export async function listGroups(db: Executor, q: GroupQuery): Promise<Group[]> {
-  let query = db
-    .selectFrom('groups')
-    .select(columns)
-    .where('project_id', '=', q.projectId)
-    .where('group_type_index', '=', q.index)
-  if (q.search) {
-    const pattern = likePattern(q.search)
-    const search = q.search
-    query = query.where((eb) =>
-      eb.or([
-        eb('group_key', '=', search),
-        eb(sql`lower(cast(group_properties as text))`, 'like', sql`${pattern} escape '\\'`),
-      ]),
-    )
+/**
+ * PostHog's list search: the key equal to the text, or the properties' JSON text containing it
+ * (case-insensitively, `%` and `_` literal). The trigram index (migration 009) finds the candidates
+ * and this predicate decides, so the answer is the scan's: on PostgreSQL the index is on an
+ * expression the LIKE implies; on SQLite an FTS5 phrase of the folded text (db/text.ts `fold`),
+ * which every match contains. Shorter than a trigram, SQLite scans.
+ */
+function listSearch(engine: Engine, search: string): RawBuilder<unknown> {
+  const pattern = likePattern(search)
+  const properties = sql`lower(cast(g.group_properties as text)) LIKE ${pattern} ESCAPE '\\'`
+  let candidates = sql`1 = 1`
+  if (engine === 'postgres') {
+    candidates = sql`(g.key_fold || chr(10) || g.display_fold || chr(10) || lower(g.group_properties::text)) LIKE ${pattern} ESCAPE '\\'`
+  } else {
+    const needle = fold(search.toLowerCase())
+    if ([...needle].length >= TRIGRAM)
+      candidates = sql`g.id IN (SELECT rowid FROM groups_search WHERE groups_search MATCH ${`"${needle.replace(/"/g, '""')}"`})`
   }
-  if (q.keyContains) {
-    query = query.where(sql`lower(group_key)`, 'like', sql`${likePattern(q.keyContains)} escape '\\'`)
-  }
+  return sql`(g.group_key = ${search} OR (${candidates} AND ${properties}))`
+}
+
+/**
+ * Newest first, ties by key descending (code point order); one more row than asked tells whether
+ * there is a next page. The cursor is a row comparison, so any page is an index seek.
+ */
+export async function listGroups(database: Database, q: GroupQuery): Promise<Group[]> {
+  const where = [sql`g.project_id = ${q.projectId}`, sql`g.group_type_index = ${q.index}`]
+  const key = database.engine === 'postgres' ? sql`g.group_key COLLATE "C"` : sql`g.group_key`
+  if (q.search) where.push(listSearch(database.engine, q.search))
+  if (q.keyContains) where.push(sql`lower(g.group_key) LIKE ${likePattern(q.keyContains)} ESCAPE '\\'`)
   if (q.after) {
-    const { createdAt, key } = q.after
-    query = query.where((eb) =>
-      eb.or([
-        eb('created_at', '<', createdAt),
-        eb.and([eb('created_at', '=', createdAt), eb('group_key', '<', key)]),
-      ]),
-    )
+    const at =
+      database.engine === 'postgres' ? sql`${q.after.createdAt}::timestamptz` : sql`${q.after.createdAt}`
+    where.push(sql`(g.created_at, ${key}) < (${at}, ${q.after.key})`)
   }
-  const rows = await query.orderBy('created_at', 'desc').orderBy('group_key', 'desc').limit(q.limit).execute()
+  const { rows } = await sql<Parameters<typeof decode>[0]>`
+    /* groupd:groups-list */
+    SELECT g.group_type_index, g.group_key, g.group_properties, g.created_at FROM groups g
+    WHERE ${sql.join(where, sql` AND `)}
+    ORDER BY g.created_at DESC, ${key} DESC
+    LIMIT ${q.limit}`.execute(database.reads)
   return rows.map(decode)
 }
 

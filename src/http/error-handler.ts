@@ -2,10 +2,17 @@
 import http from 'node:http'
 import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { isUnavailable } from '../db/errors.ts'
+import { isQueryTimeout, isUnavailable } from '../db/errors.ts'
 import { FilterError } from '../filters/tree.ts'
 import { allowOrigin, isPublicPath } from './cors.ts'
-import { ApiError, databaseUnavailable, notFound, requestTooLarge, serverError } from './errors.ts'
+import {
+  ApiError,
+  databaseUnavailable,
+  notFound,
+  queryTimeout,
+  requestTooLarge,
+  serverError,
+} from './errors.ts'
 
 /** Seconds a client is told to wait when the database is unavailable. */
 const UNAVAILABLE_RETRY_AFTER_SECONDS = 5
@@ -27,6 +34,7 @@ function toApiError(error: FastifyError, request: FastifyRequest): ApiError {
       return new ApiError('parse_error', 'Request body size did not match Content-Length.')
   }
   if (isUnavailable(error)) return databaseUnavailable(UNAVAILABLE_RETRY_AFTER_SECONDS)
+  if (isQueryTimeout(error)) return queryTimeout()
   return serverError()
 }
 

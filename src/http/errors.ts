@@ -25,6 +25,7 @@ const CODES: Record<string, { status: number; type: ErrorType }> = {
   throttled: { status: 429, type: 'throttled_error' },
   error: { status: 500, type: 'server_error' },
   database_unavailable: { status: 503, type: 'server_error' },
+  timeout: { status: 504, type: 'server_error' },
 }
 
 export interface ErrorBody {
@@ -76,6 +77,12 @@ export const databaseUnavailable = (retryAfterSeconds: number) =>
     {
       'retry-after': String(retryAfterSeconds),
     },
+  )
+
+export const queryTimeout = () =>
+  new ApiError(
+    'timeout',
+    'The query took too long and was stopped. Narrow it (a search, filters, a smaller page) and try again.',
   )
 
 /** DRF's Throttled: "Request was throttled. Expected available in N second(s)." */

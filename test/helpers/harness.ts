@@ -81,8 +81,9 @@ export async function openTestDatabase(
   engine: Engine = ENGINE,
   events: EventsEngine = EVENTS,
   target: ClickHouseTarget = { url: CLICKHOUSE_URL },
+  queryTimeoutMs?: number,
 ): Promise<TestDatabase> {
-  const base = await openSqlTestDatabase(engine)
+  const base = await openSqlTestDatabase(engine, queryTimeoutMs)
   if (events === 'sql') return { ...base, events: new SqlEventsStore(base.database) }
   const clickhouse = await testClickHouse(base.database, target)
   return {
@@ -109,10 +110,13 @@ export async function installTrigramExtension(admin: pg.Client): Promise<void> {
   }
 }
 
-async function openSqlTestDatabase(engine: Engine): Promise<Omit<TestDatabase, 'events'>> {
+async function openSqlTestDatabase(
+  engine: Engine,
+  queryTimeoutMs?: number,
+): Promise<Omit<TestDatabase, 'events'>> {
   if (engine === 'sqlite') {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'groupd-test-'))
-    const database = Database.sqlite(dir)
+    const database = Database.sqlite(dir, { queryTimeoutMs })
     return {
       database,
       env: { GROUPD_DATA_DIR: dir },
@@ -129,7 +133,7 @@ async function openSqlTestDatabase(engine: Engine): Promise<Omit<TestDatabase, '
   await admin.query(`create schema ${schema}`)
   await admin.end()
   const url = withSearchPath(PG_URL, schema)
-  const database = Database.postgres(url)
+  const database = Database.postgres(url, { statementTimeoutMs: queryTimeoutMs })
   return {
     database,
     env: { DATABASE_URL: url },
@@ -157,10 +161,12 @@ export async function startServer(
     engine?: Engine
     events?: EventsEngine
     clickhouse?: ClickHouseTarget
+    /** GROUPD_QUERY_TIMEOUT_MS of the server's database. */
+    queryTimeoutMs?: number
   } = {},
 ): Promise<TestServer> {
-  const { engine, events, clickhouse, ...appOptions } = options
-  const testDb = await openTestDatabase(engine, events, clickhouse)
+  const { engine, events, clickhouse, queryTimeoutMs, ...appOptions } = options
+  const testDb = await openTestDatabase(engine, events, clickhouse, queryTimeoutMs)
   await migrate(testDb.database)
   const app = await buildApp({ database: testDb.database, events: testDb.events, ...appOptions })
   await app.listen({ host: '127.0.0.1', port: 0 })
