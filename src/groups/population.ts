@@ -187,15 +187,20 @@ function orderOf(engine: GroupsSql, q: PageQuery): Fragment {
   return sql.join(terms)
 }
 
-/** One page (limit rows from offset) of the population in the query's order. */
-export async function listPopulation(database: Database, q: PageQuery): Promise<PopulationRow[]> {
+/** The statement of listPopulation (exposed for plans and benchmarks). */
+export function pageSql(database: Database, q: PageQuery) {
   const engine = ENGINES[database.engine]
-  const { rows } = await sql<Omit<PopulationRow, 'group_properties'> & { group_properties: string }>`
+  return sql<Omit<PopulationRow, 'group_properties'> & { group_properties: string }>`
     /* groupd:groups-page */
     SELECT ${COLUMNS} FROM groups g
     WHERE ${whereOf(engine, q)}
     ORDER BY ${orderOf(engine, q)}
-    LIMIT ${q.limit} OFFSET ${q.offset}`.execute(database.reads)
+    LIMIT ${q.limit} OFFSET ${q.offset}`
+}
+
+/** One page (limit rows from offset) of the population in the query's order. */
+export async function listPopulation(database: Database, q: PageQuery): Promise<PopulationRow[]> {
+  const { rows } = await pageSql(database, q).execute(database.reads)
   return rows.map((r) => ({ ...r, group_properties: JSON.parse(r.group_properties) }))
 }
 
@@ -216,6 +221,20 @@ function aggregateExpr(engine: GroupsSql, aggregate: Aggregate): Fragment {
  * values. Rows are lists: the group-by values (properties as their JSON values), then the aggregates.
  */
 export async function aggregatePopulation(database: Database, q: AggregateQuery): Promise<unknown[][]> {
+  const { rows } = await aggregateSql(database, q).execute(database.reads)
+  return rows.map((row) =>
+    [...q.groupBy, ...q.aggregates].map((_, i) => {
+      const value = row[`c${i}`] ?? null
+      const by = q.groupBy[i]
+      if (by?.kind === 'property') return value === null ? null : JSON.parse(String(value))
+      if (i >= q.groupBy.length) return value === null ? null : Number(value)
+      return value
+    }),
+  )
+}
+
+/** The statement of aggregatePopulation (exposed for plans and benchmarks). */
+export function aggregateSql(database: Database, q: AggregateQuery) {
   const engine = ENGINES[database.engine]
   // Grouped by position: PostgreSQL would not see `-> $1` and `-> $4` as one expression.
   const groups = q.groupBy.map((c) => groupByExpr(engine, c))
@@ -231,20 +250,11 @@ export async function aggregatePopulation(database: Database, q: AggregateQuery)
     if (by?.kind === 'property') order.push(...propertyTerms(engine, by.key, desc, (f) => sql`MIN(${f})`))
     else order.push(sql`(${expr} IS NULL) ASC`, sql`${expr} ${dir}`)
   }
-  const { rows } = await sql<Record<string, unknown>>`
+  return sql<Record<string, unknown>>`
     /* groupd:groups-aggregate */
     SELECT ${sql.join(selected)} FROM groups g
     WHERE ${whereOf(engine, q)}
     ${groups.length > 0 ? sql`GROUP BY ${sql.join(groups.map((_, i) => sql.raw(String(i + 1))))}` : sql``}
     ${order.length > 0 ? sql`ORDER BY ${sql.join(order)}` : sql``}
-    LIMIT ${q.limit} OFFSET ${q.offset}`.execute(database.reads)
-  return rows.map((row) =>
-    selected.map((_, i) => {
-      const value = row[`c${i}`] ?? null
-      const by = q.groupBy[i]
-      if (by?.kind === 'property') return value === null ? null : JSON.parse(String(value))
-      if (i >= q.groupBy.length) return value === null ? null : Number(value)
-      return value
-    }),
-  )
+    LIMIT ${q.limit} OFFSET ${q.offset}`
 }

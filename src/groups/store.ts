@@ -168,6 +168,12 @@ function listSearch(engine: Engine, search: string): RawBuilder<unknown> {
  * there is a next page. The cursor is a row comparison, so any page is an index seek.
  */
 export async function listGroups(database: Database, q: GroupQuery): Promise<Group[]> {
+  const { rows } = await listGroupsSql(database, q).execute(database.reads)
+  return rows.map(decode)
+}
+
+/** The statement of listGroups (exposed for plans and benchmarks). */
+export function listGroupsSql(database: Database, q: GroupQuery) {
   const where = [sql`g.project_id = ${q.projectId}`, sql`g.group_type_index = ${q.index}`]
   const key = database.engine === 'postgres' ? sql`g.group_key COLLATE "C"` : sql`g.group_key`
   if (q.search) where.push(listSearch(database.engine, q.search))
@@ -177,13 +183,12 @@ export async function listGroups(database: Database, q: GroupQuery): Promise<Gro
       database.engine === 'postgres' ? sql`${q.after.createdAt}::timestamptz` : sql`${q.after.createdAt}`
     where.push(sql`(g.created_at, ${key}) < (${at}, ${q.after.key})`)
   }
-  const { rows } = await sql<Parameters<typeof decode>[0]>`
+  return sql<Parameters<typeof decode>[0]>`
     /* groupd:groups-list */
     SELECT g.group_type_index, g.group_key, g.group_properties, g.created_at FROM groups g
     WHERE ${sql.join(where, sql` AND `)}
     ORDER BY g.created_at DESC, ${key} DESC
-    LIMIT ${q.limit}`.execute(database.reads)
-  return rows.map(decode)
+    LIMIT ${q.limit}`
 }
 
 /** Creates a group; undefined when one with this key exists (insert-or-do-nothing, no check first). */
