@@ -93,7 +93,11 @@ describe('a long read does not hold other requests', () => {
   it('a find and a first page asked during a full sort are answered before it', async () => {
     const api = client(server.url, t.key)
     const done: string[] = []
-    const track = <T>(name: string, p: Promise<T>) => p.then((r) => (done.push(name), r))
+    const track = <T>(name: string, p: Promise<T>) =>
+      p.then((r) => {
+        done.push(name)
+        return r
+      })
     const slow = track(
       'sort',
       api.post(`/api/projects/${t.project.id}/query/`, { body: { query: slowQuery } }),

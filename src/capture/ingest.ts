@@ -17,6 +17,7 @@ import type { EventsStore, GroupSnapshot, NewEvent } from '../events/store.ts'
 import { cachedGroupTypes } from '../group-types/cache.ts'
 import { MAX_GROUP_TYPES_PER_PROJECT, register } from '../group-types/service.ts'
 import { groupTypeIndexes } from '../group-types/store.ts'
+import { PendingCounts } from '../groups/counts.ts'
 import { MAX_GROUP_KEY_LENGTH, mergeGroup } from '../groups/store.ts'
 import { insertWarnings } from '../ingestion-warnings/store.ts'
 import type { CaptureBatch, CapturedEvent, Warning } from './events.ts'
@@ -80,10 +81,12 @@ export async function ingest(
     const types = new GroupTypeResolver(db, projectId, known, warnings)
     const rows: NewEvent[] = []
     const snapshots: GroupSnapshot[] = []
+    const counts = new PendingCounts()
     for (const event of batch.events) {
-      const row = await processEvent(db, database, projectId, event, types, warnings, now, snapshots)
+      const row = await processEvent(db, database, projectId, event, types, warnings, now, snapshots, counts)
       if (row) rows.push(row)
     }
+    await counts.flush(db, database.engine)
     await insertWarnings(db, projectId, warnings, now)
     await events.insert(db, rows, snapshots)
     return { stored: rows.length, dropped: batch.events.length - rows.length }
@@ -121,6 +124,7 @@ async function processEvent(
   warnings: Warning[],
   now: string,
   snapshots: GroupSnapshot[],
+  counts: PendingCounts,
 ): Promise<NewEvent | undefined> {
   const properties = { ...event.properties }
   const row: EventsTable = {
@@ -174,7 +178,16 @@ async function processEvent(
       }
       const index = await types.index(type, event.timestamp)
       if (index !== null && personProcessing) {
-        const merged = await mergeGroup(tx, database.engine, projectId, index, key, set, event.timestamp)
+        const merged = await mergeGroup(
+          tx,
+          database.engine,
+          projectId,
+          index,
+          key,
+          set,
+          event.timestamp,
+          counts,
+        )
         if (merged)
           snapshots.push({ project_id: projectId, group_type_index: index, group_key: key, ...merged })
       }

@@ -16,7 +16,8 @@ export interface Migration {
 /** Arbitrary constant naming groupd's migration lock among the database's advisory locks. */
 const MIGRATION_LOCK_ID = 4_720_117
 
-export async function migrate(database: Database): Promise<string[]> {
+/** Applies the migrations not applied yet (`list`: a prefix of them, for upgrade tests). */
+export async function migrate(database: Database, list: Migration[] = migrations): Promise<string[]> {
   return database.transaction(async (tx) => {
     if (database.engine === 'postgres') {
       await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK_ID})`.execute(tx)
@@ -33,7 +34,7 @@ export async function migrate(database: Database): Promise<string[]> {
       (await tx.selectFrom('groupd_migrations').select('name').execute()).map((r) => r.name),
     )
     const ran: string[] = []
-    for (const migration of migrations) {
+    for (const migration of list) {
       if (applied.has(migration.name)) continue
       await migration.up(tx, database.engine)
       await tx

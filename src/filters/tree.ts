@@ -104,6 +104,18 @@ export function groupIndexes(expr: Expr): Set<number> {
   return out
 }
 
+/** The group property keys the expression reads. */
+export function groupPropertyKeys(expr: Expr): Set<string> {
+  const out = new Set<string>()
+  const walk = (e: Expr) => {
+    if (e.kind === 'cond') {
+      if (e.cond.field.source === 'group') out.add(e.cond.field.key)
+    } else if (e.kind !== 'const') e.items.forEach(walk)
+  }
+  walk(expr)
+  return out
+}
+
 /**
  * The event names any of the expressions can match, or null when one of them can match any event:
  * lets a store read only those events before evaluating each expression per row.

@@ -14,9 +14,10 @@ import { isPlainObject } from '../db/text.ts'
 import type { EventsStore, GroupSnapshot } from '../events/store.ts'
 import { MAX_GROUP_TYPES_PER_PROJECT, register } from '../group-types/service.ts'
 import { nestingDepth } from '../http/validation.ts'
+import { PendingCounts } from './counts.ts'
 import { MAX_PROPERTIES_BYTES, MAX_PROPERTIES_DEPTH, MAX_PROPERTY_KEY_LENGTH } from './schema.ts'
 import { lockGroups, MAX_GROUP_KEY_LENGTH, snapshot, stored } from './store.ts'
-import { type ChangedGroup, insertGroups, type NewGroup, updateGroups } from './write.ts'
+import { insertGroups, type NewGroup, type UpdatedGroup, updateGroups } from './write.ts'
 
 /** Most operations in one request (the request body is at most BULK_BODY_BYTES). */
 export const MAX_BULK_OPERATIONS = 1000
@@ -160,6 +161,8 @@ interface Target {
   index: number
   key: string
   existed: boolean
+  /** Its properties as read (for the population counts). */
+  before: Record<string, unknown>
   properties: Record<string, unknown>
   /** Whether an operation created or changed it. */
   dirty: boolean
@@ -216,6 +219,7 @@ async function applyAll(
         index,
         key,
         existed: json !== null,
+        before: json === null ? {} : JSON.parse(json),
         properties: json === null ? {} : JSON.parse(json),
         dirty: false,
       })
@@ -257,7 +261,7 @@ async function writeTargets(
   touched: Target[],
   now: string,
 ): Promise<void> {
-  const byIndex = new Map<number, { created: NewGroup[]; changed: ChangedGroup[] }>()
+  const byIndex = new Map<number, { created: NewGroup[]; changed: UpdatedGroup[] }>()
   const snapshots: GroupSnapshot[] = []
   for (const t of touched) {
     if (!t.dirty) continue
@@ -265,16 +269,18 @@ async function writeTargets(
     const writes = byIndex.get(t.index) ?? { created: [], changed: [] }
     byIndex.set(t.index, writes)
     const group = { key: t.key, json, properties: t.properties }
-    if (t.existed) writes.changed.push(group)
+    if (t.existed) writes.changed.push({ ...group, before: t.before })
     else writes.created.push({ ...group, createdAt: now })
     snapshots.push(snapshot(projectId, t.index, t.key, json))
   }
+  const pending = new PendingCounts()
   for (const [index, { created, changed }] of byIndex) {
-    const inserted = await insertGroups(tx, database.engine, projectId, index, created)
+    const inserted = await insertGroups(tx, database.engine, projectId, index, created, pending)
     // Another transaction created one of these groups since they were read (PostgreSQL; SQLite
     // holds the write lock throughout): run the request again on the state it left.
     if (inserted.size < created.length) throw new WriteConflictError('a group was created concurrently')
-    await updateGroups(tx, database.engine, projectId, index, changed)
+    await updateGroups(tx, database.engine, projectId, index, changed, pending)
   }
+  await pending.flush(tx, database.engine)
   if (snapshots.length > 0) await events.insert(tx, [], snapshots)
 }

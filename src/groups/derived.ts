@@ -22,11 +22,17 @@ export function derivedColumns(key: string, properties: Record<string, unknown>)
 }
 
 /**
- * The text the embedded database's trigram index holds for a group: its folded key and folded
- * properties JSON as stored, so a search of either (folded the same way) finds it.
+ * The embedded database's trigram index row of a group (migration 010): `name`, the folded key
+ * and display name (GroupsQuery's search asks this column), and `properties`, the folded
+ * properties JSON as stored (the REST list's search asks both).
  */
-export function searchDocument(keyFold: string, propertiesJson: string): string {
-  return `${keyFold}\n${fold(propertiesJson)}`
+export function searchDocument(
+  key: string,
+  properties: Record<string, unknown>,
+  json: string,
+): { name: string; properties: string } {
+  const d = derivedColumns(key, properties)
+  return { name: `${d.key_fold}\n${d.display_fold}`, properties: fold(json) }
 }
 
 /** The shortest search the embedded database's trigram index can answer (shorter ones scan). */

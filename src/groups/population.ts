@@ -19,7 +19,7 @@ import { fold } from '../db/text.ts'
 import { compileExpr, type Fragment, GROUP_ROW, type SqlDialect } from '../filters/sql.ts'
 import { postgresDialect } from '../filters/sql-postgres.ts'
 import { jsonPath, sqliteDialect } from '../filters/sql-sqlite.ts'
-import type { Expr } from '../filters/tree.ts'
+import { type Expr, groupPropertyKeys } from '../filters/tree.ts'
 import { TRIGRAM } from './derived.ts'
 
 export type SortKey =
@@ -209,8 +209,17 @@ function groupByExpr(engine: GroupsSql, column: GroupByColumn): Fragment {
   return column.kind === 'key' ? engine.binary(sql.ref('g.group_key')) : sql.ref(`g.${column.kind}`)
 }
 
-function aggregateExpr(engine: GroupsSql, aggregate: Aggregate): Fragment {
-  if (aggregate.fn === 'count') return sql`COUNT(*)`
+/** The rows aggregates read: the groups, or the population counts standing in for them. */
+interface Source {
+  from: Fragment
+  /** How many groups a row stands for. */
+  count: Fragment
+}
+
+const GROUPS: Source = { from: sql`groups g`, count: sql`COUNT(*)` }
+
+function aggregateExpr(engine: GroupsSql, aggregate: Aggregate, source: Source): Fragment {
+  if (aggregate.fn === 'count') return source.count
   const number = engine.dialect.number({ source: 'group', index: 0, key: aggregate.key })
   if (aggregate.fn === 'sum') return sql`COALESCE(SUM(${number}), 0)`
   return sql`${sql.raw(aggregate.fn.toUpperCase())}(${number})`
@@ -221,7 +230,13 @@ function aggregateExpr(engine: GroupsSql, aggregate: Aggregate): Fragment {
  * values. Rows are lists: the group-by values (properties as their JSON values), then the aggregates.
  */
 export async function aggregatePopulation(database: Database, q: AggregateQuery): Promise<unknown[][]> {
-  const { rows } = await aggregateSql(database, q).execute(database.reads)
+  const counted = countedKey(q)
+  let rows: Record<string, unknown>[] | undefined
+  if (counted !== undefined) {
+    rows = (await aggregateSql(database, q, countsSource(database, q, counted)).execute(database.reads)).rows
+    if (counted !== null && !(await valuesCounted(database, q.projectId, q.index, counted))) rows = undefined
+  }
+  rows ??= (await aggregateSql(database, q).execute(database.reads)).rows
   return rows.map((row) =>
     [...q.groupBy, ...q.aggregates].map((_, i) => {
       const value = row[`c${i}`] ?? null
@@ -234,11 +249,11 @@ export async function aggregatePopulation(database: Database, q: AggregateQuery)
 }
 
 /** The statement of aggregatePopulation (exposed for plans and benchmarks). */
-export function aggregateSql(database: Database, q: AggregateQuery) {
+export function aggregateSql(database: Database, q: AggregateQuery, source = GROUPS) {
   const engine = ENGINES[database.engine]
   // Grouped by position: PostgreSQL would not see `-> $1` and `-> $4` as one expression.
   const groups = q.groupBy.map((c) => groupByExpr(engine, c))
-  const outputs = [...groups, ...q.aggregates.map((a) => aggregateExpr(engine, a))]
+  const outputs = [...groups, ...q.aggregates.map((a) => aggregateExpr(engine, a, source))]
   const selected = outputs.map((expr, i) => sql`${expr} AS ${sql.ref(`c${i}`)}`)
   const order: Fragment[] = []
   const requested = q.order.length > 0 ? q.order : q.groupBy.map((_, column) => ({ column, desc: false }))
@@ -252,9 +267,70 @@ export function aggregateSql(database: Database, q: AggregateQuery) {
   }
   return sql<Record<string, unknown>>`
     /* groupd:groups-aggregate */
-    SELECT ${sql.join(selected)} FROM groups g
+    SELECT ${sql.join(selected)} FROM ${source.from}
     WHERE ${whereOf(engine, q)}
     ${groups.length > 0 ? sql`GROUP BY ${sql.join(groups.map((_, i) => sql.raw(String(i + 1))))}` : sql``}
     ${order.length > 0 ? sql`ORDER BY ${sql.join(order)}` : sql``}
     LIMIT ${q.limit} OFFSET ${q.offset}`
+}
+
+/**
+ * The one property key an aggregate's answer depends on when the population counts can give it
+ * (counts.ts): only count(), no search, group-by and filters on at most one property key. null:
+ * no key at all (the type's group count); undefined: the groups must be read.
+ */
+function countedKey(q: AggregateQuery): string | null | undefined {
+  if (q.search && fold(q.search)) return undefined
+  if (!q.aggregates.every((a) => a.fn === 'count')) return undefined
+  const keys = groupPropertyKeys(q.where)
+  for (const c of q.groupBy) {
+    if (c.kind !== 'property') return undefined
+    keys.add(c.key)
+  }
+  if (keys.size > 1) return undefined
+  return keys.size === 0 ? null : ([...keys][0] as string)
+}
+
+/**
+ * Rows shaped as groups (`g.project_id`, `g.group_type_index`, `g.group_properties`) that stand
+ * for `weight` groups each: per counted value of `key` a row with just that property, and one
+ * without it for the groups that lack the key; without a key, one row for the whole type.
+ */
+function countsSource(database: Database, q: AggregateQuery, key: string | null): Source {
+  const empty = database.engine === 'postgres' ? sql`'{}'::jsonb` : sql`'{}'`
+  const type = (alias: string) =>
+    sql`${sql.ref(`${alias}.project_id`)} = ${q.projectId} AND ${sql.ref(`${alias}.group_type_index`)} = ${q.index}`
+  const population = sql`SELECT p.project_id, p.group_type_index, ${empty} AS group_properties`
+  const rows =
+    key === null
+      ? sql`${population}, p.groups AS weight FROM group_population p WHERE ${type('p')}`
+      : sql`
+          SELECT v.project_id, v.group_type_index, v.properties AS group_properties, v.groups AS weight
+          FROM group_property_values v WHERE ${type('v')} AND v.key = ${key}
+          UNION ALL
+          ${population}, p.groups - COALESCE((
+            SELECT k.groups FROM group_property_keys k WHERE ${type('k')} AND k.key = ${key}), 0) AS weight
+          FROM group_population p WHERE ${type('p')}`
+  return {
+    from: sql`(SELECT * FROM (${rows}) c WHERE c.weight > 0) g`,
+    count: sql`COALESCE(SUM(g.weight), 0)`,
+  }
+}
+
+/**
+ * Whether the counts hold every value of the key (a key with no row yet is counted). Asked after
+ * reading the counts: a key only ever stops being counted, so counted now means counted then.
+ */
+export async function valuesCounted(
+  database: Database,
+  projectId: number,
+  index: number,
+  key: string,
+): Promise<boolean> {
+  const row = await database.reads
+    .selectFrom('group_property_keys' as never)
+    .select(sql<boolean | number>`values_counted`.as('counted'))
+    .where(sql<boolean>`project_id = ${projectId} AND group_type_index = ${index} AND key = ${key}`)
+    .executeTakeFirst()
+  return row === undefined || Boolean((row as { counted: boolean | number }).counted)
 }

@@ -4,6 +4,7 @@ import { type Database, type Executor, fromJson, nowIso, toJson } from '../db/da
 import { type Engine, forUpdate } from '../db/dialect.ts'
 import { fold } from '../db/text.ts'
 import type { EventsStore, GroupSnapshot } from '../events/store.ts'
+import type { PendingCounts } from './counts.ts'
 import { TRIGRAM } from './derived.ts'
 import { insertGroups, type StoredProperties, updateGroups } from './write.ts'
 
@@ -42,17 +43,19 @@ export async function mergeGroup(
   key: string,
   set: Record<string, unknown>,
   createdAt: string,
+  pending?: PendingCounts,
 ): Promise<{ properties: string; version: number } | undefined> {
   const created = stored(set)
-  const inserted = await insertGroups(db, engine, projectId, index, [{ key, createdAt, ...created }])
+  const inserted = await insertGroups(db, engine, projectId, index, [{ key, createdAt, ...created }], pending)
   if (inserted.size > 0) return { properties: created.json, version: snapshotVersion() }
   if (Object.keys(set).length === 0) return undefined
   const current = await forUpdate(
     engine,
     selectGroup(db, projectId, index, key).select('group_properties'),
   ).executeTakeFirst()
-  const merged = stored({ ...fromJson<Record<string, unknown>>(current?.group_properties ?? '{}'), ...set })
-  await updateGroups(db, engine, projectId, index, [{ key, ...merged }])
+  const before = fromJson<Record<string, unknown>>(current?.group_properties ?? '{}')
+  const merged = stored({ ...before, ...set })
+  await updateGroups(db, engine, projectId, index, [{ key, before, ...merged }], pending)
   return { properties: merged.json, version: snapshotVersion() }
 }
 
@@ -231,7 +234,9 @@ export async function editGroupProperties(
     if (!row) return undefined
     const group = decode(row)
     const edited = stored(edit(group.group_properties))
-    await updateGroups(tx, database.engine, projectId, index, [{ key, ...edited }])
+    await updateGroups(tx, database.engine, projectId, index, [
+      { key, before: group.group_properties, ...edited },
+    ])
     await events.insert(tx, [], [snapshot(projectId, index, key, edited.json)])
     return { ...group, group_properties: edited.properties }
   })

@@ -7,7 +7,7 @@
 import { sql } from 'kysely'
 import { type Executor, nowIso } from '../db/database.ts'
 import type { Engine } from '../db/dialect.ts'
-import { fold } from '../db/text.ts'
+import { countChanges, type PendingCounts, type PropertyChange } from './counts.ts'
 import { derivedColumns, searchDocument } from './derived.ts'
 
 /** A group's properties as stored: the JSON text and the object read back from it. */
@@ -22,6 +22,25 @@ export interface ChangedGroup extends StoredProperties {
 
 export interface NewGroup extends ChangedGroup {
   createdAt: string
+}
+
+export interface UpdatedGroup extends ChangedGroup {
+  /** The properties it had (for the population counts). */
+  before: Record<string, unknown>
+}
+
+/** Counts now, or into the transaction's pending counts when the caller collects them. */
+async function count(
+  tx: Executor,
+  engine: Engine,
+  projectId: number,
+  index: number,
+  changes: PropertyChange[],
+  pending: PendingCounts | undefined,
+): Promise<void> {
+  if (changes.length === 0) return
+  if (pending) pending.add(projectId, index, changes)
+  else await countChanges(tx, engine, projectId, index, changes)
 }
 
 /** Groups per statement (SQLite binds at most 32,766 values; a row binds 8). */
@@ -43,6 +62,7 @@ export async function insertGroups(
   projectId: number,
   index: number,
   groups: NewGroup[],
+  pending?: PendingCounts,
 ): Promise<Set<string>> {
   const inserted = new Set<string>()
   const now = nowIso()
@@ -66,6 +86,10 @@ export async function insertGroups(
     for (const row of rows) inserted.add(row.group_key)
     if (engine === 'sqlite') await indexForSearch(tx, chunk, rows as { group_key: string; id: number }[])
   }
+  const changes = groups
+    .filter((g) => inserted.has(g.key))
+    .map((g) => ({ before: null, after: g.properties }))
+  await count(tx, engine, projectId, index, changes, pending)
   return inserted
 }
 
@@ -75,7 +99,8 @@ export async function updateGroups(
   engine: Engine,
   projectId: number,
   index: number,
-  groups: ChangedGroup[],
+  groups: UpdatedGroup[],
+  pending?: PendingCounts,
 ): Promise<void> {
   const now = nowIso()
   for (const chunk of chunks(groups)) {
@@ -100,6 +125,8 @@ export async function updateGroups(
       await indexForSearch(tx, chunk, rows.rows)
     }
   }
+  const changes = groups.map((g) => ({ before: g.before, after: g.properties }))
+  await count(tx, engine, projectId, index, changes, pending)
 }
 
 /** The embedded database's trigram index rows for groups just written (rowid = the group's id). */
@@ -109,9 +136,11 @@ async function indexForSearch(
   written: { group_key: string; id: number }[],
 ): Promise<void> {
   if (written.length === 0) return
-  const json = new Map(groups.map((g) => [g.key, g.json]))
-  const rows = written.map(
-    (w) => sql`(${w.id}, ${searchDocument(fold(w.group_key), json.get(w.group_key) as string)})`,
-  )
-  await sql`INSERT INTO groups_search (rowid, doc) VALUES ${sql.join(rows)}`.execute(tx)
+  const byKey = new Map(groups.map((g) => [g.key, g]))
+  const rows = written.map((w) => {
+    const g = byKey.get(w.group_key) as ChangedGroup
+    const doc = searchDocument(w.group_key, g.properties, g.json)
+    return sql`(${w.id}, ${doc.name}, ${doc.properties})`
+  })
+  await sql`INSERT INTO groups_search (rowid, name, doc) VALUES ${sql.join(rows)}`.execute(tx)
 }

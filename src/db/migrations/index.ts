@@ -8,6 +8,7 @@ import { m006MetricValues } from './006-metric-values.ts'
 import { m007ChangeLog } from './007-change-log.ts'
 import { m008Sessions } from './008-sessions.ts'
 import { m009GroupsAtScale } from './009-groups-at-scale.ts'
+import { m010GroupCounts } from './010-group-counts.ts'
 
 /** In order of application; never reorder or edit an applied migration, add a new one. */
 export const migrations: Migration[] = [
@@ -20,4 +21,5 @@ export const migrations: Migration[] = [
   m007ChangeLog,
   m008Sessions,
   m009GroupsAtScale,
+  m010GroupCounts,
 ]
